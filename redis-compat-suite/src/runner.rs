@@ -1,0 +1,485 @@
+//! Running the steps of one case file against both servers and judging each
+//! pair of replies.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use crate::case::{scan_cursor_index, Action, Modifiers, Step};
+use crate::compare::{in_range, normalize, shape};
+use crate::resp::{self, encode_command, ReadError, Reply};
+
+/// How long a command may take to answer.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+/// `@raw`: how long to wait for the first byte of an answer.
+const RAW_FIRST_BYTE: Duration = Duration::from_millis(1000);
+/// `@raw`: the answer is complete once the connection is quiet this long.
+const RAW_QUIET: Duration = Duration::from_millis(50);
+/// `@scan-all` gives up after this many calls.
+const MAX_SCAN_CALLS: usize = 100_000;
+
+/// What one run is: a case file, in one RESP version, against one shard
+/// count.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    /// Case file name, for reports.
+    pub file: String,
+    pub shards: usize,
+    /// 2 or 3.
+    pub resp: u8,
+    /// The server under test is a Redis 7.0 itself (harness self-test):
+    /// `@expect` lines are compared with the reference instead.
+    pub expect_from_reference: bool,
+    /// Print every step with the reference's reply (`COMPAT_TRACE=1`), to
+    /// review what a case file really exercises.
+    pub trace: bool,
+}
+
+/// The tally of a run.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub passed: usize,
+    pub failed: usize,
+    pub ignored: usize,
+    /// One readable report per mismatch.
+    pub reports: Vec<String>,
+}
+
+impl Outcome {
+    pub fn absorb(&mut self, other: Outcome) {
+        self.passed += other.passed;
+        self.failed += other.failed;
+        self.ignored += other.ignored;
+        self.reports.extend(other.reports);
+    }
+}
+
+/// How a read ended.
+#[derive(Clone, Debug, PartialEq)]
+enum End {
+    /// All expected replies arrived; the connection is usable.
+    Open,
+    Closed,
+    Timeout,
+    Broken(String),
+}
+
+/// Everything one server answered to one step.
+#[derive(Clone, Debug, PartialEq)]
+struct Got {
+    replies: Vec<Reply>,
+    /// Bytes after the last complete reply (`@raw` only).
+    tail: Vec<u8>,
+    end: End,
+}
+
+impl Got {
+    fn one(r: Reply) -> Got {
+        Got {
+            replies: vec![r],
+            tail: Vec::new(),
+            end: End::Open,
+        }
+    }
+
+    fn failed(end: End) -> Got {
+        Got {
+            replies: Vec::new(),
+            tail: Vec::new(),
+            end,
+        }
+    }
+
+    fn describe(&self, indent: usize) -> String {
+        let mut parts: Vec<String> = self.replies.iter().map(|r| r.pretty(indent, 100)).collect();
+        if !self.tail.is_empty() {
+            parts.push(format!("<incomplete: {}>", resp::quote(&self.tail)));
+        }
+        match &self.end {
+            End::Open if parts.is_empty() => parts.push("<no reply>".into()),
+            End::Open => {}
+            End::Closed => parts.push("<connection closed>".into()),
+            End::Timeout => parts.push(format!(
+                "<no reply within {} ms>",
+                REPLY_TIMEOUT.as_millis()
+            )),
+            End::Broken(e) => parts.push(format!("<{e}>")),
+        }
+        parts.join(&format!("\n{}", " ".repeat(indent)))
+    }
+}
+
+fn end_of(e: ReadError) -> End {
+    match e {
+        ReadError::Closed => End::Closed,
+        ReadError::Timeout => End::Timeout,
+        other => End::Broken(other.to_string()),
+    }
+}
+
+/// One client connection to one server.
+struct Conn {
+    reader: BufReader<TcpStream>,
+}
+
+impl Conn {
+    fn open(addr: SocketAddr, resp: u8) -> Result<Conn, String> {
+        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+            .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+        let _ = stream.set_nodelay(true);
+        stream
+            .set_read_timeout(Some(REPLY_TIMEOUT))
+            .map_err(|e| e.to_string())?;
+        let mut conn = Conn {
+            reader: BufReader::new(stream),
+        };
+        if resp == 3 {
+            conn.send(&[b"HELLO".to_vec(), b"3".to_vec()]);
+            match resp::read_reply(&mut conn.reader) {
+                Ok(Reply::Map(_)) => {}
+                Ok(other) => return Err(format!("HELLO 3 answered {}", other.notation())),
+                Err(e) => return Err(format!("HELLO 3: {e}")),
+            }
+        }
+        Ok(conn)
+    }
+
+    /// Write errors show up as a closed connection on the following read.
+    fn send(&mut self, args: &[Vec<u8>]) {
+        let _ = self.reader.get_mut().write_all(&encode_command(args));
+    }
+
+    fn send_raw(&mut self, bytes: &[u8]) {
+        let _ = self.reader.get_mut().write_all(bytes);
+    }
+
+    fn read(&mut self, n: usize) -> Got {
+        let mut got = Got::failed(End::Open);
+        for _ in 0..n {
+            match resp::read_reply(&mut self.reader) {
+                Ok(r) => got.replies.push(r),
+                Err(e) => {
+                    got.end = end_of(e);
+                    break;
+                }
+            }
+        }
+        got
+    }
+
+    /// Reads whatever comes back after raw bytes: until the server closes
+    /// the connection, or stays quiet for a moment.
+    fn read_raw(&mut self) -> Got {
+        let mut buf = self.reader.buffer().to_vec();
+        let buffered = buf.len();
+        self.reader.consume(buffered);
+        let stream = self.reader.get_mut();
+        let mut end = End::Open;
+        let mut chunk = [0u8; 16 * 1024];
+        let mut wait = if buf.is_empty() {
+            RAW_FIRST_BYTE
+        } else {
+            RAW_QUIET
+        };
+        loop {
+            let _ = stream.set_read_timeout(Some(wait));
+            match stream.read(&mut chunk) {
+                Ok(0) => {
+                    end = End::Closed;
+                    break;
+                }
+                Ok(n) => {
+                    buf.extend_from_slice(&chunk[..n]);
+                    wait = RAW_QUIET;
+                }
+                Err(e) => match end_of(ReadError::from(e)) {
+                    End::Timeout => break,
+                    other => {
+                        end = other;
+                        break;
+                    }
+                },
+            }
+        }
+        let _ = stream.set_read_timeout(Some(REPLY_TIMEOUT));
+        let (replies, tail) = resp::parse_all(&buf);
+        Got { replies, tail, end }
+    }
+}
+
+/// The same client connection on both servers, plus the commands sent with
+/// `@async` whose replies are still to be read.
+struct Pair {
+    magpie: Conn,
+    reference: Conn,
+    pending: VecDeque<(usize, String, Modifiers)>,
+}
+
+struct Run<'a> {
+    cfg: &'a RunConfig,
+    magpie_addr: SocketAddr,
+    reference_addr: SocketAddr,
+    conns: HashMap<usize, Pair>,
+    current: usize,
+    out: Outcome,
+}
+
+/// Runs `steps` against both servers on fresh connections, after FLUSHALL on
+/// both.
+pub fn run_steps(
+    steps: &[Step],
+    magpie: SocketAddr,
+    reference: SocketAddr,
+    cfg: &RunConfig,
+) -> Outcome {
+    let mut run = Run {
+        cfg,
+        magpie_addr: magpie,
+        reference_addr: reference,
+        conns: HashMap::new(),
+        current: 1,
+        out: Outcome::default(),
+    };
+    if let Err(e) = run.flushall() {
+        run.fail_setup(&e);
+        return run.out;
+    }
+    for step in steps {
+        if let Err(e) = run.step(step) {
+            run.fail_setup(&format!(
+                "line {}: {e}; the rest of this run is skipped",
+                step.line
+            ));
+            break;
+        }
+    }
+    run.out
+}
+
+impl Run<'_> {
+    fn header(&self, line: usize, text: &str) -> String {
+        format!(
+            "{}:{} [shards={} RESP{}] {}",
+            self.cfg.file, line, self.cfg.shards, self.cfg.resp, text
+        )
+    }
+
+    fn fail_setup(&mut self, msg: &str) {
+        self.out.failed += 1;
+        self.out.reports.push(format!(
+            "{} [shards={} RESP{}] {msg}",
+            self.cfg.file, self.cfg.shards, self.cfg.resp
+        ));
+    }
+
+    fn flushall(&mut self) -> Result<(), String> {
+        for (name, addr) in [
+            ("magpie", self.magpie_addr),
+            ("reference", self.reference_addr),
+        ] {
+            let mut c = Conn::open(addr, 2).map_err(|e| format!("{name}: {e}"))?;
+            c.send(&[b"FLUSHALL".to_vec()]);
+            let got = c.read(1);
+            if got.replies != [Reply::Simple(b"OK".to_vec())] {
+                return Err(format!("{name}: FLUSHALL answered {}", got.describe(0)));
+            }
+        }
+        Ok(())
+    }
+
+    fn pair(&mut self) -> Result<&mut Pair, String> {
+        if !self.conns.contains_key(&self.current) {
+            let pair = Pair {
+                magpie: Conn::open(self.magpie_addr, self.cfg.resp)
+                    .map_err(|e| format!("magpie: {e}"))?,
+                reference: Conn::open(self.reference_addr, self.cfg.resp)
+                    .map_err(|e| format!("reference: {e}"))?,
+                pending: VecDeque::new(),
+            };
+            self.conns.insert(self.current, pair);
+        }
+        self.conns
+            .get_mut(&self.current)
+            .ok_or_else(|| "connection vanished".to_string())
+    }
+
+    /// After a connection was closed or lost sync on either side, both sides
+    /// start over with a fresh one.
+    fn drop_if_broken(&mut self, m: &Got, r: &Got) {
+        if m.end != End::Open || r.end != End::Open {
+            self.conns.remove(&self.current);
+        }
+    }
+
+    fn step(&mut self, step: &Step) -> Result<(), String> {
+        match &step.action {
+            Action::Sleep(ms) => std::thread::sleep(Duration::from_millis(*ms)),
+            Action::Conn(n) => self.current = *n,
+            Action::Raw(bytes) => {
+                let pair = self.pair()?;
+                pair.magpie.send_raw(bytes);
+                pair.reference.send_raw(bytes);
+                let m = pair.magpie.read_raw();
+                let r = pair.reference.read_raw();
+                self.drop_if_broken(&m, &r);
+                self.judge(step.line, &step.text, &Modifiers::default(), m, r);
+            }
+            Action::Await => {
+                let pair = self.pair()?;
+                let (line, text, mods) = pair.pending.pop_front().unwrap_or_else(|| {
+                    (
+                        step.line,
+                        "(a pushed reply)".to_string(),
+                        Modifiers {
+                            replies: 1,
+                            ..Modifiers::default()
+                        },
+                    )
+                });
+                let m = pair.magpie.read(mods.replies);
+                let r = pair.reference.read(mods.replies);
+                self.drop_if_broken(&m, &r);
+                let text = format!("@await: reply to line {line}: {text}");
+                self.judge(step.line, &text, &mods, m, r);
+            }
+            Action::Command { args, mods } => {
+                if mods.only_resp.is_some_and(|v| v != self.cfg.resp) {
+                    return Ok(());
+                }
+                let pair = self.pair()?;
+                if mods.scan_all {
+                    let m = scan_all(&mut pair.magpie, args);
+                    let r = scan_all(&mut pair.reference, args);
+                    self.drop_if_broken(&m, &r);
+                    self.judge(step.line, &step.text, mods, m, r);
+                    return Ok(());
+                }
+                pair.magpie.send(args);
+                pair.reference.send(args);
+                if mods.noreply {
+                    return Ok(());
+                }
+                if mods.send_async {
+                    pair.pending
+                        .push_back((step.line, step.text.clone(), mods.clone()));
+                    return Ok(());
+                }
+                let m = pair.magpie.read(mods.replies);
+                let r = pair.reference.read(mods.replies);
+                self.drop_if_broken(&m, &r);
+                self.judge(step.line, &step.text, mods, m, r);
+            }
+        }
+        Ok(())
+    }
+
+    fn judge(&mut self, line: usize, text: &str, mods: &Modifiers, m: Got, r: Got) {
+        if self.cfg.trace {
+            let _ = writeln!(
+                std::io::stderr(),
+                "{}\n    => {}",
+                self.header(line, text),
+                r.describe(7)
+            );
+        }
+        if mods.ignore {
+            self.out.ignored += 1;
+            return;
+        }
+        let norm = |g: Got| Got {
+            replies: g.replies.into_iter().map(|x| normalize(x, mods)).collect(),
+            ..g
+        };
+        let (m, r) = (norm(m), norm(r));
+        let mut note = String::new();
+        let ok = match &mods.expect {
+            Some((row, expected)) if !self.cfg.expect_from_reference => {
+                let expected = Got::one(normalize(expected.clone(), mods));
+                note = format!(
+                    "\n    expected ({row}, Redis 7.4): {}",
+                    expected.describe(33 + row.len())
+                );
+                m == expected
+            }
+            _ if mods.type_only => {
+                let shaped = |g: &Got| Got {
+                    replies: g.replies.iter().map(shape).collect(),
+                    ..g.clone()
+                };
+                note = "\n    (compared by type and shape only)".into();
+                shaped(&m) == shaped(&r)
+            }
+            _ => match mods.range {
+                Some((lo, hi)) => {
+                    note = format!("\n    (both must be integers in {lo}..={hi})");
+                    let fits = |g: &Got| {
+                        g.end == End::Open
+                            && !g.replies.is_empty()
+                            && g.replies.iter().all(|x| in_range(x, lo, hi))
+                    };
+                    // Non-integer replies (errors) must match exactly.
+                    (fits(&m) && fits(&r))
+                        || (m == r
+                            && !fits(&m)
+                            && !m.replies.iter().any(|x| matches!(x, Reply::Integer(_))))
+                }
+                None => m == r,
+            },
+        };
+        if ok {
+            self.out.passed += 1;
+        } else {
+            self.out.failed += 1;
+            self.out.reports.push(format!(
+                "{}\n    magpie:    {}\n    reference: {}{note}",
+                self.header(line, text),
+                m.describe(15),
+                r.describe(15)
+            ));
+        }
+    }
+}
+
+/// `@scan-all`: calls the SCAN-family command from cursor 0 until the
+/// cursor is 0 again; the result is the set of elements seen (pairs for
+/// HSCAN and ZSCAN), or the first reply that is not a scan page.
+fn scan_all(conn: &mut Conn, args: &[Vec<u8>]) -> Got {
+    let Some(idx) = scan_cursor_index(args) else {
+        return Got::failed(End::Broken("not a SCAN command".into()));
+    };
+    let name = args[0].to_ascii_lowercase();
+    let chunk = if name == b"hscan" || name == b"zscan" {
+        2
+    } else {
+        1
+    };
+    let mut args = args.to_vec();
+    args[idx] = b"0".to_vec();
+    let mut seen: BTreeSet<Vec<Reply>> = BTreeSet::new();
+    for _ in 0..MAX_SCAN_CALLS {
+        conn.send(&args);
+        let got = conn.read(1);
+        if got.end != End::Open {
+            return got;
+        }
+        let page = match got.replies.first() {
+            Some(Reply::Array(page)) => page,
+            _ => return got,
+        };
+        let (cursor, items) = match page.as_slice() {
+            [Reply::Bulk(c), Reply::Array(items)] => (c.clone(), items),
+            _ => return got,
+        };
+        for group in items.chunks(chunk) {
+            seen.insert(group.to_vec());
+        }
+        if cursor == b"0" {
+            return Got::one(Reply::Array(seen.into_iter().flatten().collect()));
+        }
+        args[idx] = cursor;
+    }
+    Got::failed(End::Broken(format!(
+        "cursor not back to 0 after {MAX_SCAN_CALLS} calls"
+    )))
+}

@@ -1,0 +1,258 @@
+//! One client connection: read, parse, dispatch, write, in request order.
+//!
+//! The network side knows no commands: it turns bytes into argument
+//! vectors, hands them to `dispatch`, and encodes the replies.
+
+use crate::clients::{ClientInfo, ClientNames};
+use crate::protocol::encode::{encode, Resp};
+use crate::protocol::request::{Parsed, ParserLimits, RequestParser};
+use crate::worker::Worker;
+use bytes::BytesMut;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use storage::Reply;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Notify;
+
+/// Whether replies are sent (CLIENT REPLY).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyMode {
+    /// Normal.
+    On,
+    /// Send nothing until CLIENT REPLY ON.
+    Off,
+    /// Skip the reply of the next command only.
+    Skip,
+    /// Skipping the reply of the current command (set from `Skip`).
+    SkipThis,
+}
+
+/// A connection's own state.
+pub struct Client {
+    /// CLIENT ID.
+    pub id: u64,
+    /// Selected database.
+    pub db: usize,
+    /// Protocol version.
+    pub resp: Resp,
+    /// False until AUTH succeeds when requirepass is set.
+    pub authenticated: bool,
+    /// CLIENT REPLY state.
+    pub reply_mode: ReplyMode,
+    /// Close the connection once the current reply is written (QUIT).
+    pub close_after_reply: bool,
+    /// CLIENT NO-TOUCH.
+    pub no_touch: bool,
+    /// What other connections see of this one.
+    pub info: Arc<ClientInfo>,
+}
+
+/// What a command handler gets: the client and the worker it runs on.
+pub struct ConnCtx {
+    /// The connection's state.
+    pub client: Client,
+    /// The worker (and through it, its shard and the shared state).
+    pub worker: Rc<Worker>,
+}
+
+/// Serves one connection until it closes.
+pub async fn serve(worker: Rc<Worker>, std_stream: std::net::TcpStream) {
+    if let Err(e) = std_stream.set_nonblocking(true) {
+        tracing::debug!("cannot set a connection non-blocking: {e}");
+        return;
+    }
+    let Ok(mut stream) = tokio::net::TcpStream::from_std(std_stream) else {
+        return;
+    };
+    let shared = worker.shared.clone();
+    let config = shared.config();
+    let connected = shared
+        .stats
+        .connected_clients
+        .fetch_add(1, Ordering::Relaxed)
+        + 1;
+    if connected > config.maxclients {
+        shared
+            .stats
+            .connected_clients
+            .fetch_sub(1, Ordering::Relaxed);
+        shared
+            .stats
+            .rejected_connections
+            .fetch_add(1, Ordering::Relaxed);
+        let _ = stream
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await;
+        return;
+    }
+    let (Ok(addr), Ok(laddr)) = (stream.peer_addr(), stream.local_addr()) else {
+        shared
+            .stats
+            .connected_clients
+            .fetch_sub(1, Ordering::Relaxed);
+        return;
+    };
+    let id = shared.clients.next_id();
+    let info = Arc::new(ClientInfo {
+        id,
+        addr,
+        laddr,
+        fd: {
+            use std::os::fd::AsRawFd;
+            stream.as_raw_fd() as i64
+        },
+        created: Instant::now(),
+        last_interaction_ms: AtomicU64::new(0),
+        db: AtomicUsize::new(0),
+        resp: AtomicU8::new(2),
+        names: Mutex::new(ClientNames::default()),
+        last_cmd: Mutex::new("NULL".to_string()),
+        qbuf: AtomicUsize::new(0),
+        killed: AtomicBool::new(false),
+        kill_notify: Notify::new(),
+        no_evict: AtomicBool::new(false),
+        no_touch: AtomicBool::new(false),
+        worker: worker.id,
+        multi: AtomicI64::new(-1),
+    });
+    shared.clients.add(info.clone());
+    let mut ctx = ConnCtx {
+        client: Client {
+            id,
+            db: 0,
+            resp: Resp::V2,
+            authenticated: config.requirepass.is_empty(),
+            reply_mode: ReplyMode::On,
+            close_after_reply: false,
+            no_touch: false,
+            info: info.clone(),
+        },
+        worker,
+    };
+    drop(config);
+    if let Err(e) = run(&mut ctx, &mut stream).await {
+        tracing::debug!("client {id} closed: {e}");
+    }
+    shared.clients.remove(id);
+    shared
+        .stats
+        .connected_clients
+        .fetch_sub(1, Ordering::Relaxed);
+}
+
+async fn run(ctx: &mut ConnCtx, stream: &mut tokio::net::TcpStream) -> std::io::Result<()> {
+    let shared = ctx.worker.shared.clone();
+    let info = ctx.client.info.clone();
+    let mut parser = RequestParser::default();
+    let mut rbuf = BytesMut::with_capacity(16 * 1024);
+    let mut wbuf: Vec<u8> = Vec::with_capacity(16 * 1024);
+    loop {
+        let (max_bulk, query_limit, timeout) = {
+            let cfg = shared
+                .config
+                .read()
+                .map_err(|_| std::io::Error::other("config lock poisoned"))?;
+            (
+                cfg.proto_max_bulk_len,
+                cfg.client_query_buffer_limit,
+                cfg.timeout,
+            )
+        };
+        let limits = ParserLimits {
+            proto_max_bulk_len: max_bulk,
+            authenticated: ctx.client.authenticated,
+        };
+        // Run every complete request already buffered (pipelining), then
+        // write all their replies at once.
+        loop {
+            if info.killed.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            match parser.parse(&mut rbuf, &limits) {
+                Parsed::Request(argv) => {
+                    info.last_interaction_ms
+                        .store(info.created.elapsed().as_millis() as u64, Ordering::Relaxed);
+                    let reply = crate::dispatch::execute(ctx, argv).await;
+                    write_reply(ctx, &reply, &mut wbuf);
+                    if ctx.client.close_after_reply {
+                        stream.write_all(&wbuf).await?;
+                        return Ok(());
+                    }
+                    if wbuf.len() >= 64 * 1024 {
+                        stream.write_all(&wbuf).await?;
+                        shared
+                            .stats
+                            .net_output_bytes
+                            .fetch_add(wbuf.len() as u64, Ordering::Relaxed);
+                        wbuf.clear();
+                    }
+                }
+                Parsed::Incomplete => break,
+                Parsed::Error(e) => {
+                    if e.reply_before_close() {
+                        let msg = e.message();
+                        tracing::debug!("Protocol error ({msg}) from client: id={}", ctx.client.id);
+                        encode(&Reply::error(msg), ctx.client.resp, &mut wbuf);
+                    }
+                    stream.write_all(&wbuf).await?;
+                    return Ok(());
+                }
+            }
+        }
+        if !wbuf.is_empty() {
+            stream.write_all(&wbuf).await?;
+            shared
+                .stats
+                .net_output_bytes
+                .fetch_add(wbuf.len() as u64, Ordering::Relaxed);
+            wbuf.clear();
+            if wbuf.capacity() > 1024 * 1024 {
+                wbuf.shrink_to(16 * 1024);
+            }
+        }
+        if rbuf.len() as u64 >= query_limit {
+            tracing::warn!(
+                "Closing client that reached max query buffer length: id={}",
+                ctx.client.id
+            );
+            return Ok(());
+        }
+        info.qbuf.store(rbuf.len(), Ordering::Relaxed);
+        if rbuf.capacity() - rbuf.len() < 4096 {
+            rbuf.reserve(16 * 1024);
+        }
+        let read = stream.read_buf(&mut rbuf);
+        let n = if timeout > 0 {
+            tokio::select! {
+                r = tokio::time::timeout(Duration::from_secs(timeout), read) => match r {
+                    Ok(r) => r?,
+                    Err(_) => return Ok(()),
+                },
+                _ = info.kill_notify.notified() => return Ok(()),
+            }
+        } else {
+            tokio::select! {
+                r = read => r?,
+                _ = info.kill_notify.notified() => return Ok(()),
+            }
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        shared
+            .stats
+            .net_input_bytes
+            .fetch_add(n as u64, Ordering::Relaxed);
+    }
+}
+
+fn write_reply(ctx: &mut ConnCtx, reply: &Reply, wbuf: &mut Vec<u8>) {
+    match ctx.client.reply_mode {
+        ReplyMode::On => encode(reply, ctx.client.resp, wbuf),
+        ReplyMode::Off => {}
+        ReplyMode::Skip => ctx.client.reply_mode = ReplyMode::SkipThis,
+        ReplyMode::SkipThis => ctx.client.reply_mode = ReplyMode::On,
+    }
+}

@@ -1,0 +1,345 @@
+//! Dispatch: one flat sequence of gates driven by the command table, as
+//! Redis's `processCommand`, then routing to where the command runs.
+//!
+//! Routing: a command whose keys all live on the connection's own shard
+//! runs inline; keys on one other shard go there as one message; keys on
+//! several shards are gathered into a scratch shard under a multi-shard
+//! transaction, the command runs there, and the results are put back
+//! before the transaction releases, so observers see all or nothing.
+
+use crate::command::table::{lookup, lookup_sub};
+use crate::command::{CommandSpec, Exec, ShardCtx, ShardFn};
+use crate::conn::ConnCtx;
+use crate::slot::shard_of;
+use crate::tx::Tx;
+use crate::worker::ShardEnv;
+use bytes::Bytes;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+use storage::{CmdError, CmdResult, Entry, Reply, Shard};
+
+/// Runs one request and returns its reply.
+pub async fn execute(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> Reply {
+    let (cmd, parent) = match resolve(&argv) {
+        Ok(found) => found,
+        Err(reply) => {
+            count_error(ctx);
+            return reply;
+        }
+    };
+    if let Err(e) = gates(ctx, cmd, parent, &argv) {
+        count(ctx, cmd, parent, |s| s.rejected_calls += 1);
+        count_error(ctx);
+        return e.into();
+    }
+    let start = Instant::now();
+    let result = match cmd.exec {
+        Exec::Shard(f) => run_keyed(ctx, cmd, f, argv).await,
+        Exec::Coord(f) => f(ctx, argv).await,
+        Exec::Container => Err(CmdError::Syntax),
+    };
+    let usec = start.elapsed().as_micros() as u64;
+    let reply = match result {
+        Ok(r) => r,
+        Err(e) => e.into(),
+    };
+    let failed = reply.is_error();
+    count(ctx, cmd, parent, |s| {
+        s.calls += 1;
+        s.usec += usec;
+        if failed {
+            s.failed_calls += 1;
+        }
+    });
+    if failed {
+        count_error(ctx);
+    }
+    ctx.worker
+        .shared
+        .stats
+        .total_commands_processed
+        .fetch_add(1, Ordering::Relaxed);
+    reply
+}
+
+/// Finds the row for a request: the command, or the subcommand of a container.
+fn resolve(argv: &[Bytes]) -> Result<(&'static CommandSpec, Option<&'static CommandSpec>), Reply> {
+    let Some(name) = argv.first() else {
+        return Err(Reply::error("ERR empty command"));
+    };
+    let Some(cmd) = lookup(name) else {
+        return Err(unknown_command(argv));
+    };
+    if !matches!(cmd.exec, Exec::Container) {
+        return Ok((cmd, None));
+    }
+    let Some(sub) = argv.get(1) else {
+        return Err(CmdError::WrongArity(cmd.name.to_string()).into());
+    };
+    match lookup_sub(cmd, sub) {
+        Some(s) => Ok((s, Some(cmd))),
+        None => Err(Reply::error(format!(
+            "ERR unknown subcommand '{}'. Try {} HELP.",
+            trunc(sub, 128),
+            cmd.name.to_ascii_uppercase()
+        ))),
+    }
+}
+
+/// Redis's reply for a command it doesn't know.
+fn unknown_command(argv: &[Bytes]) -> Reply {
+    let mut args = String::new();
+    for a in argv.iter().skip(1) {
+        if args.len() >= 128 {
+            break;
+        }
+        let room = 128 - args.len();
+        args.push('\'');
+        args.push_str(&trunc(a, room));
+        args.push_str("' ");
+    }
+    Reply::error(format!(
+        "ERR unknown command '{}', with args beginning with: {}",
+        trunc(&argv[0], 128),
+        args
+    ))
+}
+
+fn trunc(b: &[u8], max: usize) -> String {
+    String::from_utf8_lossy(&b[..b.len().min(max)]).into_owned()
+}
+
+/// The checks every command passes before it runs.
+fn gates(
+    ctx: &ConnCtx,
+    cmd: &CommandSpec,
+    parent: Option<&CommandSpec>,
+    argv: &[Bytes],
+) -> CmdResult<()> {
+    let n = argv.len() as i32 - if parent.is_some() { 1 } else { 0 };
+    let arity_ok = if cmd.arity > 0 {
+        n == cmd.arity
+    } else {
+        n >= -cmd.arity
+    };
+    if !arity_ok {
+        return Err(CmdError::WrongArity(cmd.full_name(parent)));
+    }
+    if !ctx.client.authenticated && !cmd.has(crate::command::flags::NO_AUTH) {
+        return Err(CmdError::msg("NOAUTH Authentication required."));
+    }
+    Ok(())
+}
+
+fn count(
+    ctx: &ConnCtx,
+    cmd: &'static CommandSpec,
+    parent: Option<&'static CommandSpec>,
+    f: impl FnOnce(&mut crate::stats::CmdStat),
+) {
+    let mut env = ctx.worker.env.borrow_mut();
+    let (p, name) = match parent {
+        Some(p) => (Some(p.name), cmd.name),
+        None => (None, cmd.name),
+    };
+    f(env.cmdstats.entry(p, name));
+    drop(env);
+    if let Ok(mut last) = ctx.client.info.last_cmd.lock() {
+        last.clear();
+        if let Some(p) = p {
+            last.push_str(p);
+            last.push('|');
+        }
+        last.push_str(name);
+    }
+}
+
+fn count_error(ctx: &ConnCtx) {
+    ctx.worker
+        .shared
+        .stats
+        .total_error_replies
+        .fetch_add(1, Ordering::Relaxed);
+}
+
+/// Runs a shard handler where its keys live.
+async fn run_keyed(
+    ctx: &mut ConnCtx,
+    cmd: &CommandSpec,
+    f: ShardFn,
+    argv: Vec<Bytes>,
+) -> CmdResult<Reply> {
+    let nshards = ctx.worker.shared.nshards;
+    let positions = cmd.key_positions(&argv).map_err(CmdError::msg)?;
+    let own = ctx.worker.id;
+    let mut target = match positions.first() {
+        Some(&p) => shard_of(&argv[p], nshards),
+        None => own,
+    };
+    let mut single = true;
+    for &p in positions.iter().skip(1) {
+        if shard_of(&argv[p], nshards) != target {
+            single = false;
+            break;
+        }
+    }
+    if positions.is_empty() {
+        target = own;
+    }
+    let db = ctx.client.db;
+    let touch = !ctx.client.no_touch;
+    if single && target == own {
+        return run_inline(ctx, |shard_ctx| f(shard_ctx, &argv)).await;
+    }
+    if single {
+        return ctx
+            .worker
+            .shared
+            .run_on(target, move |env| {
+                let mut sctx = ShardCtx {
+                    shard: &mut env.shard,
+                    db,
+                    touch,
+                    limits: &env.limits,
+                };
+                f(&mut sctx, &argv)
+            })
+            .await
+            .unwrap_or_else(|| Err(CmdError::msg("ERR server is shutting down")));
+    }
+    let keys: Vec<Bytes> = positions.iter().map(|&p| argv[p].clone()).collect();
+    gather_run_scatter(ctx, keys, move |sctx| f(sctx, &argv)).await
+}
+
+/// Runs `f` on the connection's own shard, waiting while a multi-shard
+/// transaction holds it.
+pub async fn run_inline<R>(ctx: &ConnCtx, f: impl FnOnce(&mut ShardCtx<'_>) -> R) -> R {
+    ctx.worker.wait_unfrozen().await;
+    let mut env = ctx.worker.env.borrow_mut();
+    let env = &mut *env;
+    env.shard.refresh_time();
+    let mut sctx = ShardCtx {
+        shard: &mut env.shard,
+        db: ctx.client.db,
+        touch: !ctx.client.no_touch,
+        limits: &env.limits,
+    };
+    f(&mut sctx)
+}
+
+type Moved = Vec<(usize, Bytes, Entry)>;
+
+/// Runs a keyed handler whose keys span shards: under a transaction over
+/// those shards, moves the keys' entries (in every database) into a
+/// scratch shard, runs the handler there, and moves the results back.
+pub async fn gather_run_scatter<R>(
+    ctx: &ConnCtx,
+    keys: Vec<Bytes>,
+    f: impl FnOnce(&mut ShardCtx<'_>) -> R,
+) -> R {
+    let shared = ctx.worker.shared.clone();
+    let n = shared.nshards;
+    let mut by_shard: Vec<(usize, Vec<Bytes>)> = Vec::new();
+    for k in keys {
+        let s = shard_of(&k, n);
+        match by_shard.iter_mut().find(|(id, _)| *id == s) {
+            Some((_, v)) => {
+                if !v.contains(&k) {
+                    v.push(k)
+                }
+            }
+            None => by_shard.push((s, vec![k])),
+        }
+    }
+    let tx = Tx::begin(&shared, by_shard.iter().map(|(s, _)| *s).collect()).await;
+    let limits = ctx.worker.env.borrow().limits.clone();
+    let mut scratch = Shard::new(usize::MAX, limits.databases);
+    let now = scratch.refresh_time();
+    for (s, ks) in &by_shard {
+        let ks = ks.clone();
+        let moved: Moved = tx
+            .run(*s, move |env: &mut ShardEnv| take_keys(&mut env.shard, &ks))
+            .await
+            .unwrap_or_default();
+        for (db, k, e) in moved {
+            if let Some(d) = scratch.dbs.get_mut(db) {
+                d.insert_entry(&k, e);
+            }
+        }
+    }
+    let r = {
+        let mut sctx = ShardCtx {
+            shard: &mut scratch,
+            db: ctx.client.db,
+            touch: !ctx.client.no_touch,
+            limits: &limits,
+        };
+        f(&mut sctx)
+    };
+    let stats = scratch.stats();
+    for (i, (s, ks)) in by_shard.iter().enumerate() {
+        let mut back: Moved = Vec::new();
+        for k in ks {
+            for (dbi, d) in scratch.dbs.iter_mut().enumerate() {
+                if d.peek(k, now).is_some() {
+                    if let Some(e) = d.remove(k) {
+                        back.push((dbi, k.clone(), e));
+                    }
+                }
+            }
+        }
+        let first = i == 0;
+        tx.run(*s, move |env: &mut ShardEnv| {
+            for (dbi, k, e) in back {
+                if let Some(d) = env.shard.dbs.get_mut(dbi) {
+                    d.insert_entry(&k, e);
+                }
+            }
+            if first {
+                // Keep INFO's hit/miss/expired counts: credit them to one shard.
+                if let Some(d) = env.shard.dbs.get_mut(0) {
+                    d.stats.keyspace_hits += stats.keyspace_hits;
+                    d.stats.keyspace_misses += stats.keyspace_misses;
+                    d.stats.expired_keys += stats.expired_keys;
+                }
+            }
+        })
+        .await;
+    }
+    drop(tx);
+    r
+}
+
+fn take_keys(shard: &mut Shard, keys: &[Bytes]) -> Moved {
+    let now = shard.now_ms();
+    let mut out = Vec::new();
+    for (dbi, db) in shard.dbs.iter_mut().enumerate() {
+        for k in keys {
+            // peek first so an expired key is deleted (and counted) here.
+            if db.peek(k, now).is_some() {
+                if let Some(e) = db.remove(k) {
+                    out.push((dbi, k.clone(), e));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Runs `f` on every shard at one consistent point and returns the results
+/// in shard order. With one shard and no transaction pending, inline.
+pub async fn on_all_shards<R, F>(ctx: &ConnCtx, f: F) -> Vec<R>
+where
+    R: Send + 'static,
+    F: Fn(&mut ShardEnv) -> R + Send + Sync + Clone + 'static,
+{
+    let shared = ctx.worker.shared.clone();
+    if shared.nshards == 1 {
+        ctx.worker.wait_unfrozen().await;
+        let mut env = ctx.worker.env.borrow_mut();
+        env.shard.refresh_time();
+        return vec![f(&mut env)];
+    }
+    let tx = Tx::begin(&shared, (0..shared.nshards).collect()).await;
+    tx.run_all(f).await
+}

@@ -1,0 +1,24 @@
+//! magpie: a Redis-compatible data-structure server, thread-per-core.
+//!
+//! Modules: `protocol` (bytes in and out, no command knowledge), `command`
+//! (the table as data), `commands` (one module per family), `dispatch` (the
+//! gates and routing), `worker` and `tx` (threads and multi-shard
+//! transactions), `conn` (one connection), `server` (start-up).
+
+pub mod clients;
+pub mod command;
+pub mod commands;
+pub mod config;
+pub mod conn;
+pub mod dispatch;
+pub mod protocol;
+pub mod server;
+pub mod slot;
+pub mod stats;
+pub mod tx;
+pub mod worker;
+
+/// The Redis version magpie presents to clients.
+pub const REDIS_VERSION: &str = "7.4.0";
+/// magpie's own version.
+pub const MAGPIE_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,4 @@
+//! The wire: request parsing and reply encoding. Knows no commands.
+
+pub mod encode;
+pub mod request;

@@ -1,0 +1,266 @@
+//! Process-wide state and start-up: workers, listeners, signals.
+
+use crate::clients::ClientRegistry;
+use crate::config::Config;
+use crate::worker::{self, ShardEnv, ShardMsg};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+use tokio::sync::{mpsc, oneshot, Notify};
+
+/// The settings that command handlers consult on the shard; each worker
+/// holds a copy, refreshed after CONFIG SET.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Number of databases.
+    pub databases: usize,
+    /// proto-max-bulk-len: the largest string a command may build.
+    pub proto_max_bulk_len: u64,
+    /// hz: active expiry cycles per second.
+    pub hz: u32,
+    /// active-expire-effort (1..10).
+    pub active_expire_effort: u32,
+}
+
+impl Limits {
+    /// The limits implied by a configuration.
+    pub fn from_config(c: &Config) -> Limits {
+        Limits {
+            databases: c.databases,
+            proto_max_bulk_len: c.proto_max_bulk_len,
+            hz: c.hz,
+            active_expire_effort: c.active_expire_effort,
+        }
+    }
+}
+
+/// Process-wide counters for INFO stats.
+#[derive(Default)]
+pub struct GlobalStats {
+    /// Connections accepted.
+    pub total_connections_received: AtomicU64,
+    /// Connections refused (maxclients).
+    pub rejected_connections: AtomicU64,
+    /// Commands run.
+    pub total_commands_processed: AtomicU64,
+    /// Bytes read from clients.
+    pub net_input_bytes: AtomicU64,
+    /// Bytes written to clients.
+    pub net_output_bytes: AtomicU64,
+    /// Error replies sent.
+    pub total_error_replies: AtomicU64,
+    /// Connections currently open.
+    pub connected_clients: AtomicUsize,
+}
+
+/// State shared by every worker and the listener.
+pub struct Shared {
+    /// Number of shards (= workers).
+    pub nshards: usize,
+    inboxes: Vec<mpsc::UnboundedSender<ShardMsg>>,
+    /// Orders the arming of multi-shard transactions (see `tx`).
+    pub tx_order: Mutex<()>,
+    /// The configuration, as CONFIG GET sees it.
+    pub config: RwLock<Config>,
+    /// Connected clients.
+    pub clients: ClientRegistry,
+    /// Counters.
+    pub stats: GlobalStats,
+    /// When the server started.
+    pub started: Instant,
+    /// Unix time of start, in seconds.
+    pub started_unix: u64,
+    /// A random 40-hex-digit id for INFO's run_id.
+    pub run_id: String,
+    /// The port actually listened on (for INFO when `--port 0`).
+    pub port: AtomicUsize,
+    /// Set when shutting down.
+    pub shutting_down: AtomicBool,
+    /// Wakes the listener to shut down.
+    pub shutdown: Notify,
+}
+
+impl Shared {
+    /// Queues a message to shard `s`.
+    pub fn send(&self, s: usize, msg: ShardMsg) {
+        if let Some(tx) = self.inboxes.get(s) {
+            // A closed inbox means the worker is gone at shutdown; the
+            // awaiting side sees its reply channel close.
+            let _ = tx.send(msg);
+        }
+    }
+
+    /// Runs `f` on shard `s` and awaits its result (a hop). `None` if the
+    /// shard has gone away.
+    pub async fn run_on<R, F>(&self, s: usize, f: F) -> Option<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut ShardEnv) -> R + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        self.send(
+            s,
+            ShardMsg::Run(Box::new(move |env| {
+                let _ = tx.send(f(env));
+            })),
+        );
+        rx.await.ok()
+    }
+
+    /// A copy of the current configuration.
+    pub fn config(&self) -> Config {
+        match self.config.read() {
+            Ok(c) => c.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+}
+
+/// Binds the listeners, starts the workers, and serves until shutdown.
+pub fn run(config: Config) -> anyhow::Result<()> {
+    let nshards = config.shards.max(1);
+    let limits = Limits::from_config(&config);
+    let mut inboxes = Vec::with_capacity(nshards);
+    let mut receivers = Vec::with_capacity(nshards);
+    for _ in 0..nshards {
+        let (tx, rx) = mpsc::unbounded_channel();
+        inboxes.push(tx);
+        receivers.push(rx);
+    }
+    let started_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let run_id: String = (0..40)
+        .map(|_| format!("{:x}", rand::random::<u8>() % 16))
+        .collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let listeners = rt.block_on(bind_all(&config))?;
+    let port = listeners
+        .first()
+        .and_then(|l| l.local_addr().ok())
+        .map(|a| a.port() as usize)
+        .unwrap_or(config.port as usize);
+    let shared = Arc::new(Shared {
+        nshards,
+        inboxes,
+        tx_order: Mutex::new(()),
+        config: RwLock::new(config),
+        clients: ClientRegistry::default(),
+        stats: GlobalStats::default(),
+        started: Instant::now(),
+        started_unix,
+        run_id,
+        port: AtomicUsize::new(port),
+        shutting_down: AtomicBool::new(false),
+        shutdown: Notify::new(),
+    });
+    for (id, rx) in receivers.into_iter().enumerate() {
+        worker::spawn(id, shared.clone(), limits.clone(), rx)?;
+    }
+    tracing::info!("Ready to accept connections tcp (port {port}, {nshards} shards)");
+    rt.block_on(accept_loop(shared, listeners));
+    Ok(())
+}
+
+async fn bind_all(config: &Config) -> anyhow::Result<Vec<tokio::net::TcpListener>> {
+    let mut out = Vec::new();
+    let mut port = config.port;
+    for addr in &config.bind {
+        // A leading '-' marks an address that may be unavailable (Redis).
+        let (optional, host) = match addr.strip_prefix('-') {
+            Some(h) => (true, h),
+            None => (false, addr.as_str()),
+        };
+        let host = if host == "*" { "0.0.0.0" } else { host };
+        let sa = if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        match bind_one(&sa) {
+            Ok(l) => {
+                if port == 0 {
+                    // `--port 0` picks a free port; other addresses reuse it.
+                    port = l.local_addr()?.port();
+                }
+                out.push(l);
+            }
+            Err(e) if optional => tracing::debug!("skipping optional bind {sa}: {e}"),
+            Err(e) => {
+                anyhow::bail!("Warning: Could not create server TCP listening socket {sa}: {e}")
+            }
+        }
+    }
+    if out.is_empty() {
+        anyhow::bail!("Failed listening on port {} (tcp), aborting.", config.port);
+    }
+    Ok(out)
+}
+
+fn bind_one(addr: &str) -> std::io::Result<tokio::net::TcpListener> {
+    let sa: std::net::SocketAddr = addr
+        .parse()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{e}")))?;
+    let socket = if sa.is_ipv6() {
+        tokio::net::TcpSocket::new_v6()?
+    } else {
+        tokio::net::TcpSocket::new_v4()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(sa)?;
+    socket.listen(511)
+}
+
+async fn accept_loop(shared: Arc<Shared>, listeners: Vec<tokio::net::TcpListener>) {
+    let (conn_tx, mut conn_rx) = mpsc::unbounded_channel();
+    for l in listeners {
+        let conn_tx = conn_tx.clone();
+        tokio::spawn(async move {
+            loop {
+                match l.accept().await {
+                    Ok((s, _)) => {
+                        if conn_tx.send(s).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    }
+                }
+            }
+        });
+    }
+    let mut next = 0usize;
+    let mut sigterm =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    loop {
+        tokio::select! {
+            Some(stream) = conn_rx.recv() => {
+                shared.stats.total_connections_received.fetch_add(1, Ordering::Relaxed);
+                let _ = stream.set_nodelay(true);
+                match stream.into_std() {
+                    Ok(std_stream) => {
+                        shared.send(next % shared.nshards, ShardMsg::Conn(std_stream));
+                        next = next.wrapping_add(1);
+                    }
+                    Err(e) => tracing::warn!("cannot hand over a connection: {e}"),
+                }
+            }
+            _ = tokio::signal::ctrl_c() => {
+                tracing::warn!("Received SIGINT scheduling shutdown...");
+                break;
+            }
+            _ = async { match sigterm.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending::<()>().await } } => {
+                tracing::warn!("Received SIGTERM scheduling shutdown...");
+                break;
+            }
+            _ = shared.shutdown.notified() => break,
+        }
+    }
+    shared.shutting_down.store(true, Ordering::Relaxed);
+    tracing::warn!("Redis is now ready to exit, bye bye...");
+}

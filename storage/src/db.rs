@@ -1,0 +1,414 @@
+//! One database of one shard: the keyspace map and its expires index.
+//!
+//! Invariants:
+//! - a key is in `expires` exactly when its entry has a deadline;
+//! - an entry whose deadline has passed is never returned: lookups delete it
+//!   first (lazy expiry), and the active cycle deletes the ones nobody reads.
+//!
+//! The map is an `IndexMap` so that random sampling (RANDOMKEY, active expiry,
+//! eviction) is O(1) and so that SCAN can walk positions. SCAN walks positions
+//! from the end towards the start: `swap_remove` only ever moves the *last*
+//! entry into a freed slot, so an entry present for the whole walk is never
+//! moved from the unvisited part into the visited part. That is Redis's SCAN
+//! guarantee without Redis's reverse-binary cursor.
+
+use crate::value::Value;
+use indexmap::{IndexMap, IndexSet};
+use rand::Rng;
+
+type Hasher = foldhash::fast::RandomState;
+
+/// Redis's 24-bit LRU clock resolution: one tick per second.
+pub const LRU_CLOCK_MAX: u32 = (1 << 24) - 1;
+
+/// The LRU clock value for a time in milliseconds.
+pub fn lru_clock(now_ms: u64) -> u32 {
+    ((now_ms / 1000) as u32) & LRU_CLOCK_MAX
+}
+
+/// A stored value with its deadline and access clock.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The value.
+    pub value: Value,
+    /// Absolute deadline in Unix milliseconds; 0 means none.
+    expire_at: u64,
+    /// LRU clock of the last access (24 bits).
+    pub lru: u32,
+}
+
+impl Entry {
+    /// A new entry without deadline.
+    pub fn new(value: Value, now_ms: u64) -> Entry {
+        Entry {
+            value,
+            expire_at: 0,
+            lru: lru_clock(now_ms),
+        }
+    }
+
+    /// The deadline, if any.
+    pub fn expire_at(&self) -> Option<u64> {
+        (self.expire_at != 0).then_some(self.expire_at)
+    }
+
+    fn is_expired(&self, now_ms: u64) -> bool {
+        self.expire_at != 0 && self.expire_at <= now_ms
+    }
+}
+
+/// Counters a database keeps for INFO.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DbStats {
+    /// Keys deleted because their deadline passed (lazy or active).
+    pub expired_keys: u64,
+    /// Read lookups that found a key.
+    pub keyspace_hits: u64,
+    /// Read lookups that found nothing.
+    pub keyspace_misses: u64,
+}
+
+/// One database's keys.
+#[derive(Debug, Default)]
+pub struct Db {
+    map: IndexMap<Box<[u8]>, Entry, Hasher>,
+    expires: IndexSet<Box<[u8]>, Hasher>,
+    /// Counters for INFO.
+    pub stats: DbStats,
+}
+
+impl Db {
+    /// Number of keys, including expired ones not yet deleted.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when the database holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Number of keys with a deadline.
+    pub fn expires_len(&self) -> usize {
+        self.expires.len()
+    }
+
+    /// Deletes `key` if its deadline has passed. Returns true if it did.
+    fn expire_if_needed(&mut self, key: &[u8], now_ms: u64) -> bool {
+        let expired = match self.map.get(key) {
+            Some(e) => e.is_expired(now_ms),
+            None => return false,
+        };
+        if expired {
+            self.remove(key);
+            self.stats.expired_keys += 1;
+        }
+        expired
+    }
+
+    /// Looks a key up for reading: deletes it if expired, counts a hit or a
+    /// miss, and refreshes its access clock unless `touch` is false.
+    pub fn lookup_read(&mut self, key: &[u8], now_ms: u64, touch: bool) -> Option<&mut Entry> {
+        self.expire_if_needed(key, now_ms);
+        match self.map.get_mut(key) {
+            Some(e) => {
+                self.stats.keyspace_hits += 1;
+                if touch {
+                    e.lru = lru_clock(now_ms);
+                }
+                Some(e)
+            }
+            None => {
+                self.stats.keyspace_misses += 1;
+                None
+            }
+        }
+    }
+
+    /// Looks a key up for writing: deletes it if expired; no statistics.
+    pub fn lookup_write(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
+        self.expire_if_needed(key, now_ms);
+        let e = self.map.get_mut(key)?;
+        e.lru = lru_clock(now_ms);
+        Some(e)
+    }
+
+    /// Looks a key up without side effects other than lazy expiry.
+    pub fn peek(&mut self, key: &[u8], now_ms: u64) -> Option<&Entry> {
+        self.expire_if_needed(key, now_ms);
+        self.map.get(key)
+    }
+
+    /// True if the key exists (not expired). Does not touch it.
+    pub fn contains(&mut self, key: &[u8], now_ms: u64) -> bool {
+        self.peek(key, now_ms).is_some()
+    }
+
+    /// Stores a value, replacing any previous one and its deadline.
+    pub fn insert(&mut self, key: &[u8], value: Value, now_ms: u64) {
+        self.insert_with_expire(key, value, None, now_ms);
+    }
+
+    /// Stores a value with an optional absolute deadline (ms), replacing
+    /// any previous value and deadline.
+    pub fn insert_with_expire(
+        &mut self,
+        key: &[u8],
+        value: Value,
+        expire_at: Option<u64>,
+        now_ms: u64,
+    ) {
+        let entry = Entry {
+            value,
+            expire_at: expire_at.unwrap_or(0),
+            lru: lru_clock(now_ms),
+        };
+        let had_expire = match self.map.get_mut(key) {
+            Some(old) => {
+                let had = old.expire_at != 0;
+                *old = entry;
+                had
+            }
+            None => {
+                self.map.insert(key.into(), entry);
+                false
+            }
+        };
+        match (had_expire, expire_at.is_some()) {
+            (true, false) => {
+                self.expires.swap_remove(key);
+            }
+            (false, true) => {
+                self.expires.insert(key.into());
+            }
+            _ => {}
+        }
+    }
+
+    /// Inserts an entry as it is (used by COPY, MOVE, RENAME and RESTORE).
+    pub fn insert_entry(&mut self, key: &[u8], entry: Entry) {
+        let has = entry.expire_at != 0;
+        let old = self.map.insert(key.into(), entry);
+        let had = old.map(|o| o.expire_at != 0).unwrap_or(false);
+        if has && !had {
+            self.expires.insert(key.into());
+        } else if had && !has {
+            self.expires.swap_remove(key);
+        }
+    }
+
+    /// Removes a key, returning its entry (even if it had expired).
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let e = self.map.swap_remove(key)?;
+        if e.expire_at != 0 {
+            self.expires.swap_remove(key);
+        }
+        Some(e)
+    }
+
+    /// Sets or clears the deadline of an existing key. Returns false when
+    /// the key does not exist.
+    pub fn set_expire(&mut self, key: &[u8], expire_at: Option<u64>) -> bool {
+        let Some(e) = self.map.get_mut(key) else {
+            return false;
+        };
+        let had = e.expire_at != 0;
+        e.expire_at = expire_at.unwrap_or(0);
+        match (had, expire_at.is_some()) {
+            (false, true) => {
+                self.expires.insert(key.into());
+            }
+            (true, false) => {
+                self.expires.swap_remove(key);
+            }
+            _ => {}
+        }
+        true
+    }
+
+    /// Deletes every key.
+    pub fn clear(&mut self) {
+        self.map = IndexMap::default();
+        self.expires = IndexSet::default();
+    }
+
+    /// Iterates over live keys (skipping expired ones without deleting them).
+    pub fn iter_live(&self, now_ms: u64) -> impl Iterator<Item = (&[u8], &Entry)> {
+        self.map
+            .iter()
+            .filter(move |(_, e)| !e.is_expired(now_ms))
+            .map(|(k, e)| (&k[..], e))
+    }
+
+    /// A uniformly random live key, deleting expired ones it meets (up to
+    /// 100 tries when nearly everything has expired, as Redis does).
+    pub fn random_key(&mut self, now_ms: u64, rng: &mut impl Rng) -> Option<Box<[u8]>> {
+        let mut tries = 0;
+        loop {
+            if self.map.is_empty() {
+                return None;
+            }
+            let i = rng.random_range(0..self.map.len());
+            let (k, e) = self.map.get_index(i)?;
+            if !e.is_expired(now_ms) {
+                return Some(k.clone());
+            }
+            tries += 1;
+            if tries >= 100 && self.expires.len() == self.map.len() {
+                // Redis gives up and returns a logically expired key rather
+                // than looping forever over a keyspace that is all expired.
+                return Some(k.clone());
+            }
+            let k = k.clone();
+            self.expire_if_needed(&k, now_ms);
+        }
+    }
+
+    /// One SCAN step. `remaining` is the number of positions still to visit
+    /// (start with `None` for "all"); visits up to `count` positions from
+    /// the end and returns the new `remaining`, 0 when the walk is done.
+    pub fn scan_step(
+        &self,
+        remaining: Option<usize>,
+        count: usize,
+        now_ms: u64,
+        mut visit: impl FnMut(&[u8], &Entry),
+    ) -> usize {
+        let mut pos = remaining.unwrap_or(usize::MAX).min(self.map.len());
+        let mut visited = 0;
+        while pos > 0 && visited < count.max(1) {
+            pos -= 1;
+            visited += 1;
+            if let Some((k, e)) = self.map.get_index(pos) {
+                if !e.is_expired(now_ms) {
+                    visit(k, e);
+                }
+            }
+        }
+        pos
+    }
+
+    /// One round of active expiry: samples up to `sample` keys with a
+    /// deadline and deletes the expired ones. Returns (sampled, expired).
+    pub fn active_expire_round(
+        &mut self,
+        now_ms: u64,
+        sample: usize,
+        rng: &mut impl Rng,
+    ) -> (usize, usize) {
+        let mut sampled = 0;
+        let mut expired = 0;
+        for _ in 0..sample {
+            if self.expires.is_empty() {
+                break;
+            }
+            let i = rng.random_range(0..self.expires.len());
+            let Some(key) = self.expires.get_index(i).cloned() else {
+                break;
+            };
+            sampled += 1;
+            if self.expire_if_needed(&key, now_ms) {
+                expired += 1;
+            }
+        }
+        (sampled, expired)
+    }
+
+    /// Sum of the deadlines' remaining time over a sample, for INFO's avg_ttl.
+    pub fn avg_ttl(&self, now_ms: u64) -> u64 {
+        let n = self.expires.len().min(1000);
+        if n == 0 {
+            return 0;
+        }
+        let mut sum: u128 = 0;
+        let mut counted = 0u128;
+        for k in self.expires.iter().take(n) {
+            if let Some(e) = self.map.get(k) {
+                if e.expire_at > now_ms {
+                    sum += (e.expire_at - now_ms) as u128;
+                    counted += 1;
+                }
+            }
+        }
+        if counted == 0 {
+            0
+        } else {
+            (sum / counted) as u64
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::Str;
+    use rand::SeedableRng;
+
+    fn s(v: &[u8]) -> Value {
+        Value::Str(Str::from_bytes(v))
+    }
+
+    #[test]
+    fn lazy_expiry_deletes_on_lookup() {
+        let mut db = Db::default();
+        db.insert_with_expire(b"k", s(b"v"), Some(100), 0);
+        assert_eq!(db.expires_len(), 1);
+        assert!(db.lookup_read(b"k", 99, true).is_some());
+        assert!(db.lookup_read(b"k", 100, true).is_none());
+        assert_eq!(db.len(), 0);
+        assert_eq!(db.expires_len(), 0);
+        assert_eq!(db.stats.expired_keys, 1);
+    }
+
+    #[test]
+    fn overwrite_clears_deadline() {
+        let mut db = Db::default();
+        db.insert_with_expire(b"k", s(b"v"), Some(100), 0);
+        db.insert(b"k", s(b"w"), 0);
+        assert_eq!(db.expires_len(), 0);
+        assert!(db.lookup_read(b"k", 1000, true).is_some());
+    }
+
+    #[test]
+    fn scan_returns_every_key_present_throughout() {
+        let mut db = Db::default();
+        for i in 0..1000u32 {
+            db.insert(format!("k{i}").as_bytes(), s(b"v"), 0);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut remaining = None;
+        let mut round = 0u32;
+        loop {
+            let r = db.scan_step(remaining, 10, 0, |k, _| {
+                seen.insert(k.to_vec());
+            });
+            // Churn between steps: delete some keys, add others.
+            db.remove(format!("k{}", round * 7 % 1000).as_bytes());
+            db.insert(format!("new{round}").as_bytes(), s(b"v"), 0);
+            round += 1;
+            if r == 0 {
+                break;
+            }
+            remaining = Some(r);
+        }
+        for i in 0..1000u32 {
+            let k = format!("k{i}");
+            if db.map.contains_key(k.as_bytes()) {
+                assert!(seen.contains(k.as_bytes()), "missed {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn active_expire_removes_expired() {
+        let mut db = Db::default();
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(1);
+        for i in 0..100u32 {
+            db.insert_with_expire(format!("k{i}").as_bytes(), s(b"v"), Some(10), 0);
+        }
+        for _ in 0..50 {
+            db.active_expire_round(20, 20, &mut rng);
+        }
+        assert_eq!(db.len(), 0);
+    }
+}

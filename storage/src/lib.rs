@@ -1,0 +1,18 @@
+//! magpie's storage: the data a shard owns.
+//!
+//! No tokio, no sockets, no Lua, no threads: a [`shard::Shard`] is plain data
+//! that the server mutates through `&mut`. Values are binary-safe bytes.
+
+pub mod db;
+pub mod error;
+pub mod glob;
+pub mod numfmt;
+pub mod reply;
+pub mod shard;
+pub mod value;
+
+pub use db::{Db, Entry};
+pub use error::{CmdError, CmdResult};
+pub use reply::Reply;
+pub use shard::Shard;
+pub use value::{Str, Value};

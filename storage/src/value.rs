@@ -1,0 +1,177 @@
+//! Values stored under keys, and the string representation.
+//!
+//! A string keeps Redis's three encodings because `OBJECT ENCODING` reports
+//! them and because integers stored as `i64` are both smaller and faster for
+//! INCR: `int` (fits an i64 and round-trips), `embstr` (at most 44 bytes,
+//! written whole by SET) and `raw` (longer, or modified in place by
+//! APPEND/SETRANGE, kept with spare capacity).
+
+use bytes::Bytes;
+
+/// Redis's limit for the `embstr` encoding.
+pub const EMBSTR_MAX: usize = 44;
+
+/// A string value in one of Redis's encodings.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Str {
+    /// An integer that round-trips through its decimal text.
+    Int(i64),
+    /// A short string written whole.
+    Emb(Box<[u8]>),
+    /// A string that grows in place.
+    Raw(Vec<u8>),
+}
+
+impl Str {
+    /// The encoding Redis would choose for a value written by SET.
+    pub fn from_bytes(b: &[u8]) -> Str {
+        if b.len() <= 20 {
+            if let Some(n) = crate::numfmt::parse_i64(b) {
+                return Str::Int(n);
+            }
+        }
+        if b.len() <= EMBSTR_MAX {
+            Str::Emb(b.into())
+        } else {
+            Str::Raw(b.to_vec())
+        }
+    }
+
+    /// Appends the value's bytes to `out`.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        match self {
+            Str::Int(n) => crate::numfmt::format_i64(*n, out),
+            Str::Emb(b) => out.extend_from_slice(b),
+            Str::Raw(v) => out.extend_from_slice(v),
+        }
+    }
+
+    /// The value's bytes as a new `Bytes`.
+    pub fn to_bytes(&self) -> Bytes {
+        match self {
+            Str::Int(n) => {
+                let mut v = Vec::with_capacity(20);
+                crate::numfmt::format_i64(*n, &mut v);
+                Bytes::from(v)
+            }
+            Str::Emb(b) => Bytes::copy_from_slice(b),
+            Str::Raw(v) => Bytes::copy_from_slice(v),
+        }
+    }
+
+    /// The value as bytes, formatting integers into `scratch`.
+    pub fn as_slice<'a>(&'a self, scratch: &'a mut Vec<u8>) -> &'a [u8] {
+        match self {
+            Str::Int(n) => {
+                scratch.clear();
+                crate::numfmt::format_i64(*n, scratch);
+                scratch
+            }
+            Str::Emb(b) => b,
+            Str::Raw(v) => v,
+        }
+    }
+
+    /// Length in bytes (STRLEN).
+    pub fn len(&self) -> usize {
+        match self {
+            Str::Int(n) => {
+                let mut v = Vec::with_capacity(20);
+                crate::numfmt::format_i64(*n, &mut v);
+                v.len()
+            }
+            Str::Emb(b) => b.len(),
+            Str::Raw(v) => v.len(),
+        }
+    }
+
+    /// True for the empty string.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The value converted to a growable buffer, for APPEND and SETRANGE.
+    pub fn make_raw(&mut self) -> &mut Vec<u8> {
+        if !matches!(self, Str::Raw(_)) {
+            let mut v = Vec::new();
+            self.write_to(&mut v);
+            *self = Str::Raw(v);
+        }
+        match self {
+            Str::Raw(v) => v,
+            // Unreachable: converted just above.
+            _ => unreachable!("make_raw converts to Raw"),
+        }
+    }
+
+    /// Redis's `OBJECT ENCODING` name.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Str::Int(_) => "int",
+            Str::Emb(_) => "embstr",
+            Str::Raw(_) => "raw",
+        }
+    }
+
+    /// Approximate heap bytes used, for MEMORY USAGE and eviction accounting.
+    pub fn heap_size(&self) -> usize {
+        match self {
+            Str::Int(_) => 0,
+            Str::Emb(b) => b.len(),
+            Str::Raw(v) => v.capacity(),
+        }
+    }
+}
+
+/// A value of any type. Collections arrive with their own modules.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A string.
+    Str(Str),
+}
+
+impl Value {
+    /// Redis's `TYPE` name.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+        }
+    }
+
+    /// Redis's `OBJECT ENCODING` name.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Str(s) => s.encoding(),
+        }
+    }
+
+    /// Approximate heap bytes used by the value.
+    pub fn heap_size(&self) -> usize {
+        match self {
+            Value::Str(s) => s.heap_size(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodings_follow_redis() {
+        assert_eq!(Str::from_bytes(b"123").encoding(), "int");
+        assert_eq!(Str::from_bytes(b"0123").encoding(), "embstr");
+        assert_eq!(Str::from_bytes(&[b'a'; 44]).encoding(), "embstr");
+        assert_eq!(Str::from_bytes(&[b'a'; 45]).encoding(), "raw");
+        assert_eq!(Str::from_bytes(b"-9223372036854775808"), Str::Int(i64::MIN));
+        assert_eq!(Str::from_bytes(b"9223372036854775808").encoding(), "embstr");
+    }
+
+    #[test]
+    fn make_raw_keeps_bytes() {
+        let mut s = Str::Int(-42);
+        s.make_raw().extend_from_slice(b"x");
+        assert_eq!(s.to_bytes().as_ref(), b"-42x");
+        assert_eq!(s.encoding(), "raw");
+    }
+}
