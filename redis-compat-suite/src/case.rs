@@ -46,8 +46,9 @@ pub enum Action {
     /// Send a command to both servers.
     Command { args: Vec<Vec<u8>>, mods: Modifiers },
     /// Send raw bytes; compare everything that comes back and whether the
-    /// connection gets closed.
-    Raw(Vec<u8>),
+    /// connection gets closed. Several parts are written separately, with a
+    /// pause between them, so the server sees a frame arrive in pieces.
+    Raw(Vec<Vec<u8>>),
     /// Pause.
     Sleep(u64),
     /// Switch to connection N (created on first use).
@@ -125,7 +126,7 @@ fn parse_line(line: &str) -> Result<Action, String> {
                 if parts.is_empty() {
                     return Err("@raw needs a quoted byte string".into());
                 }
-                return Ok(Action::Raw(parts.concat()));
+                return Ok(Action::Raw(parts));
             }
             "@sort" => mods.sort = true,
             "@sort-pairs" => mods.sort_pairs = true,
@@ -347,7 +348,7 @@ mod tests {
             mods.expect,
             Some(("KD-4".into(), Reply::Error(b"ERR invalid cursor".to_vec())))
         );
-        assert!(matches!(&steps[3].action, Action::Raw(b) if b == b"PING\r\n"));
+        assert!(matches!(&steps[3].action, Action::Raw(b) if b == &[b"PING\r\n".to_vec()]));
         assert!(parse_case("@sort").is_err());
         assert!(parse_case("@bogus GET k").is_err());
         assert!(parse_case("@sort @sleep 10").is_err());

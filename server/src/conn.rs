@@ -191,11 +191,20 @@ async fn run(ctx: &mut ConnCtx, stream: &mut tokio::net::TcpStream) -> std::io::
                 }
                 Parsed::Incomplete => break,
                 Parsed::Error(e) => {
-                    if e.reply_before_close() {
-                        let msg = e.message();
-                        tracing::debug!("Protocol error ({msg}) from client: id={}", ctx.client.id);
-                        encode(&Reply::error(msg), ctx.client.resp, &mut wbuf);
+                    if !e.reply_before_close() {
+                        // POST / Host: — Redis drops the client without
+                        // writing anything, pending replies included.
+                        tracing::warn!("Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: commands to Redis. Connection aborted.");
+                        return Ok(());
                     }
+                    tracing::debug!(
+                        "Protocol error ({}) from client: id={}",
+                        e.log_reason(),
+                        ctx.client.id
+                    );
+                    wbuf.push(b'-');
+                    wbuf.extend_from_slice(&e.message_bytes());
+                    wbuf.extend_from_slice(b"\r\n");
                     stream.write_all(&wbuf).await?;
                     return Ok(());
                 }
@@ -212,7 +221,7 @@ async fn run(ctx: &mut ConnCtx, stream: &mut tokio::net::TcpStream) -> std::io::
                 wbuf.shrink_to(16 * 1024);
             }
         }
-        if rbuf.len() as u64 >= query_limit {
+        if (rbuf.len() + parser.pending_bytes()) as u64 >= query_limit {
             tracing::warn!(
                 "Closing client that reached max query buffer length: id={}",
                 ctx.client.id
