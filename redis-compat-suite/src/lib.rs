@@ -108,9 +108,9 @@ pub fn run_case_file(name: &str, shards: usize) {
     let reference_prog = server::reference_program().unwrap_or_else(|e| panic!("{e}"));
     let magpie_prog = server::magpie_program().unwrap_or_else(|e| panic!("{e}"));
     // Both servers live until the end of this function, panics included.
-    let reference =
+    let mut reference =
         Server::start("reference", &reference_prog, shards, &[]).unwrap_or_else(|e| panic!("{e}"));
-    let magpie =
+    let mut magpie =
         Server::start("magpie", &magpie_prog, shards, &[]).unwrap_or_else(|e| panic!("{e}"));
     let mut total = Outcome::default();
     for resp in resps {
@@ -133,6 +133,12 @@ pub fn run_case_file(name: &str, shards: usize) {
             }
         ));
         total.absorb(out);
+    }
+    for server in [&mut magpie, &mut reference] {
+        if let Some(report) = server.death_report() {
+            total.failed += 1;
+            total.reports.push(report);
+        }
     }
     if total.failed > 0 {
         panic!(

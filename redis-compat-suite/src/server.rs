@@ -145,12 +145,15 @@ fn warn_if_stale(bin: &Path) {
         .iter()
         .filter_map(|m| newest_mtime(&ws.join(m).join("src")))
         .max();
+    static WARNED: std::sync::Once = std::sync::Once::new();
     if newest.is_some_and(|n| n > built) {
-        let _ = writeln!(
-            std::io::stderr(),
-            "compat: warning: {} is older than the server sources; run `cargo build -p magpie-server`",
-            bin.display()
-        );
+        WARNED.call_once(|| {
+            let _ = writeln!(
+                std::io::stderr(),
+                "compat: warning: {} is older than the server sources; run `cargo build -p magpie-server`",
+                bin.display()
+            );
+        });
     }
 }
 
@@ -253,6 +256,22 @@ impl Server {
         Ok(server)
     }
 
+    /// If the server has died, says how, with the end of its output.
+    pub fn death_report(&mut self) -> Option<String> {
+        let status = self.child.try_wait().ok()??;
+        Some(format!(
+            "{} server exited with {status}\n--- last lines of its output ---\n{}",
+            self.name,
+            self.log_tail(30)
+        ))
+    }
+
+    fn log_tail(&self, n: usize) -> String {
+        let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
     fn wait_ready(&mut self, program: &Program, args: &[OsString]) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(5);
         let mut last = String::from("no answer");
@@ -274,9 +293,6 @@ impl Server {
     }
 
     fn startup_failure(&self, program: &Program, args: &[OsString], what: &str) -> String {
-        let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
-        let tail: Vec<&str> = log.lines().rev().take(15).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
         let mut msg = format!(
             "{} server {} {} {}\n--- last lines of its output ---\n{}",
             self.name,
@@ -286,7 +302,7 @@ impl Server {
                 .collect::<Vec<_>>()
                 .join(" "),
             what,
-            tail.join("\n")
+            self.log_tail(15)
         );
         if program.flavor == Flavor::Magpie
             && program

@@ -73,7 +73,7 @@ pub async fn serve(worker: Rc<Worker>, std_stream: std::net::TcpStream) {
         .connected_clients
         .fetch_add(1, Ordering::Relaxed)
         + 1;
-    if connected > config.maxclients {
+    if connected > config.maxclients() as usize {
         shared
             .stats
             .connected_clients
@@ -123,7 +123,7 @@ pub async fn serve(worker: Rc<Worker>, std_stream: std::net::TcpStream) {
             id,
             db: 0,
             resp: Resp::V2,
-            authenticated: config.requirepass.is_empty(),
+            authenticated: config.requirepass().is_none(),
             reply_mode: ReplyMode::On,
             close_after_reply: false,
             no_touch: false,
@@ -155,9 +155,9 @@ async fn run(ctx: &mut ConnCtx, stream: &mut tokio::net::TcpStream) -> std::io::
                 .read()
                 .map_err(|_| std::io::Error::other("config lock poisoned"))?;
             (
-                cfg.proto_max_bulk_len,
-                cfg.client_query_buffer_limit,
-                cfg.timeout,
+                cfg.proto_max_bulk_len(),
+                cfg.client_query_buffer_limit(),
+                cfg.timeout_secs(),
             )
         };
         let limits = ParserLimits {

@@ -10,8 +10,8 @@ fn main() {
     let config = match magpie::config::Config::from_command_line(&args) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(1);
+            e.print();
+            std::process::exit(e.exit_code());
         }
     };
     tracing_subscriber::fmt()

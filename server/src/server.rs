@@ -26,10 +26,10 @@ impl Limits {
     /// The limits implied by a configuration.
     pub fn from_config(c: &Config) -> Limits {
         Limits {
-            databases: c.databases,
-            proto_max_bulk_len: c.proto_max_bulk_len,
-            hz: c.hz,
-            active_expire_effort: c.active_expire_effort,
+            databases: c.databases(),
+            proto_max_bulk_len: c.proto_max_bulk_len(),
+            hz: c.hz(),
+            active_expire_effort: c.active_expire_effort(),
         }
     }
 }
@@ -118,7 +118,7 @@ impl Shared {
 
 /// Binds the listeners, starts the workers, and serves until shutdown.
 pub fn run(config: Config) -> anyhow::Result<()> {
-    let nshards = config.shards.max(1);
+    let nshards = config.shards().max(1);
     let limits = Limits::from_config(&config);
     let mut inboxes = Vec::with_capacity(nshards);
     let mut receivers = Vec::with_capacity(nshards);
@@ -142,7 +142,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         .first()
         .and_then(|l| l.local_addr().ok())
         .map(|a| a.port() as usize)
-        .unwrap_or(config.port as usize);
+        .unwrap_or(config.port() as usize);
     let shared = Arc::new(Shared {
         nshards,
         inboxes,
@@ -167,13 +167,10 @@ pub fn run(config: Config) -> anyhow::Result<()> {
 
 async fn bind_all(config: &Config) -> anyhow::Result<Vec<tokio::net::TcpListener>> {
     let mut out = Vec::new();
-    let mut port = config.port;
-    for addr in &config.bind {
+    let mut port = config.port();
+    for addr in config.bind() {
         // A leading '-' marks an address that may be unavailable (Redis).
-        let (optional, host) = match addr.strip_prefix('-') {
-            Some(h) => (true, h),
-            None => (false, addr.as_str()),
-        };
+        let (optional, host) = (addr.optional, addr.addr.as_str());
         let host = if host == "*" { "0.0.0.0" } else { host };
         let sa = if host.contains(':') {
             format!("[{host}]:{port}")
@@ -195,7 +192,7 @@ async fn bind_all(config: &Config) -> anyhow::Result<Vec<tokio::net::TcpListener
         }
     }
     if out.is_empty() {
-        anyhow::bail!("Failed listening on port {} (tcp), aborting.", config.port);
+        anyhow::bail!("Failed listening on port {} (tcp), aborting.", config.port());
     }
     Ok(out)
 }

@@ -13,6 +13,7 @@
 //! guarantee without Redis's reverse-binary cursor.
 
 use crate::value::Value;
+use indexmap::map::raw_entry_v1::{RawEntryApiV1, RawEntryMut};
 use indexmap::{IndexMap, IndexSet};
 use rand::Rng;
 
@@ -95,24 +96,45 @@ impl Db {
 
     /// Deletes `key` if its deadline has passed. Returns true if it did.
     fn expire_if_needed(&mut self, key: &[u8], now_ms: u64) -> bool {
-        let expired = match self.map.get(key) {
-            Some(e) => e.is_expired(now_ms),
+        match self.map.get_index_of(key) {
+            Some(i) => self.expire_index_if_needed(i, now_ms),
+            None => false,
+        }
+    }
+
+    /// Deletes the entry at position `i` if its deadline has passed.
+    fn expire_index_if_needed(&mut self, i: usize, now_ms: u64) -> bool {
+        let expired = match self.map.get_index(i) {
+            Some((_, e)) => e.is_expired(now_ms),
             None => return false,
         };
         if expired {
-            self.remove(key);
+            if let Some((k, _)) = self.map.swap_remove_index(i) {
+                self.expires.swap_remove(&k);
+            }
             self.stats.expired_keys += 1;
         }
         expired
     }
 
+    /// The position of a live key, deleting it first if it has expired.
+    /// One hash lookup: the hot path of every command.
+    fn find(&mut self, key: &[u8], now_ms: u64) -> Option<usize> {
+        let i = self.map.get_index_of(key)?;
+        if self.expire_index_if_needed(i, now_ms) {
+            None
+        } else {
+            Some(i)
+        }
+    }
+
     /// Looks a key up for reading: deletes it if expired, counts a hit or a
     /// miss, and refreshes its access clock unless `touch` is false.
     pub fn lookup_read(&mut self, key: &[u8], now_ms: u64, touch: bool) -> Option<&mut Entry> {
-        self.expire_if_needed(key, now_ms);
-        match self.map.get_mut(key) {
-            Some(e) => {
+        match self.find(key, now_ms) {
+            Some(i) => {
                 self.stats.keyspace_hits += 1;
+                let (_, e) = self.map.get_index_mut(i)?;
                 if touch {
                     e.lru = lru_clock(now_ms);
                 }
@@ -127,16 +149,16 @@ impl Db {
 
     /// Looks a key up for writing: deletes it if expired; no statistics.
     pub fn lookup_write(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
-        self.expire_if_needed(key, now_ms);
-        let e = self.map.get_mut(key)?;
+        let i = self.find(key, now_ms)?;
+        let (_, e) = self.map.get_index_mut(i)?;
         e.lru = lru_clock(now_ms);
         Some(e)
     }
 
     /// Looks a key up without side effects other than lazy expiry.
     pub fn peek(&mut self, key: &[u8], now_ms: u64) -> Option<&Entry> {
-        self.expire_if_needed(key, now_ms);
-        self.map.get(key)
+        let i = self.find(key, now_ms)?;
+        self.map.get_index(i).map(|(_, e)| e)
     }
 
     /// True if the key exists (not expired). Does not touch it.
@@ -151,26 +173,22 @@ impl Db {
 
     /// Stores a value with an optional absolute deadline (ms), replacing
     /// any previous value and deadline.
-    pub fn insert_with_expire(
-        &mut self,
-        key: &[u8],
-        value: Value,
-        expire_at: Option<u64>,
-        now_ms: u64,
-    ) {
+    pub fn insert_with_expire(&mut self, key: &[u8], value: Value, expire_at: Option<u64>, now_ms: u64) {
         let entry = Entry {
             value,
             expire_at: expire_at.unwrap_or(0),
             lru: lru_clock(now_ms),
         };
-        let had_expire = match self.map.get_mut(key) {
-            Some(old) => {
+        // One probe for both cases: overwrite in place, or insert.
+        let had_expire = match self.map.raw_entry_mut_v1().from_key(key) {
+            RawEntryMut::Occupied(mut o) => {
+                let old = o.get_mut();
                 let had = old.expire_at != 0;
                 *old = entry;
                 had
             }
-            None => {
-                self.map.insert(key.into(), entry);
+            RawEntryMut::Vacant(v) => {
+                v.insert(key.into(), entry);
                 false
             }
         };

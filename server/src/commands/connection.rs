@@ -113,18 +113,20 @@ fn quit(ctx: &mut ConnCtx, _argv: Vec<Bytes>) -> CmdFuture<'_> {
 
 /// Checks a password against requirepass; Redis's errors for the two forms.
 fn check_password(ctx: &mut ConnCtx, user: Option<&[u8]>, pass: &[u8]) -> CmdResult<()> {
-    let required = ctx.worker.shared.config().requirepass;
+    let required = ctx
+        .worker
+        .shared
+        .config()
+        .requirepass()
+        .map(|p| p.to_vec())
+        .unwrap_or_default();
     if user.is_none() && required.is_empty() {
         return Err(CmdError::msg(
             "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
         ));
     }
     let user_ok = user.map(|u| u == b"default").unwrap_or(true);
-    let pass_ok = if required.is_empty() {
-        true
-    } else {
-        pass == required.as_bytes()
-    };
+    let pass_ok = required.is_empty() || pass == required.as_slice();
     if user_ok && pass_ok {
         ctx.client.authenticated = true;
         Ok(())
