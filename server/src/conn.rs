@@ -172,8 +172,6 @@ async fn run(ctx: &mut ConnCtx, stream: &mut tokio::net::TcpStream) -> std::io::
             }
             match parser.parse(&mut rbuf, &limits) {
                 Parsed::Request(argv) => {
-                    info.last_interaction_ms
-                        .store(info.created.elapsed().as_millis() as u64, Ordering::Relaxed);
                     let reply = crate::dispatch::execute(ctx, argv).await;
                     write_reply(ctx, &reply, &mut wbuf);
                     if ctx.client.close_after_reply {
@@ -254,6 +252,9 @@ async fn run(ctx: &mut ConnCtx, stream: &mut tokio::net::TcpStream) -> std::io::
             .stats
             .net_input_bytes
             .fetch_add(n as u64, Ordering::Relaxed);
+        // Idle time is per read, not per command: one clock read per batch.
+        info.last_interaction_ms
+            .store(info.created.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
 }
 
