@@ -116,7 +116,8 @@ fn gates(
     parent: Option<&CommandSpec>,
     argv: &[Bytes],
 ) -> CmdResult<()> {
-    let n = argv.len() as i32 - if parent.is_some() { 1 } else { 0 };
+    // Subcommand arities count the container's name too (CONFIG GET is -3).
+    let n = argv.len() as i32;
     let arity_ok = if cmd.arity > 0 {
         n == cmd.arity
     } else {

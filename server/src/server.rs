@@ -78,6 +78,39 @@ pub struct Shared {
     pub shutting_down: AtomicBool,
     /// Wakes the listener to shut down.
     pub shutdown: Notify,
+    /// Asks the listener to listen on a new port or bind address.
+    rebind: Mutex<Option<mpsc::UnboundedSender<RebindRequest>>>,
+}
+
+/// A request to the listener to re-listen (CONFIG SET port / bind).
+struct RebindRequest {
+    config: Config,
+    previous: Config,
+    reply: oneshot::Sender<Result<u16, String>>,
+}
+
+/// Listens on the port and addresses of `config` instead of the current
+/// ones, as CONFIG SET port/bind does. On failure the old listeners are
+/// restored and the reason is returned.
+pub async fn rebind(shared: &Shared, config: &Config, previous: &Config) -> Result<(), String> {
+    let tx = shared
+        .rebind
+        .lock()
+        .ok()
+        .and_then(|g| g.clone())
+        .ok_or_else(|| "Unable to listen on this port. Check server logs.".to_string())?;
+    let (reply, rx) = oneshot::channel();
+    tx.send(RebindRequest {
+        config: config.clone(),
+        previous: previous.clone(),
+        reply,
+    })
+    .map_err(|_| "Unable to listen on this port. Check server logs.".to_string())?;
+    let port = rx
+        .await
+        .map_err(|_| "Unable to listen on this port. Check server logs.".to_string())??;
+    shared.port.store(port as usize, Ordering::Relaxed);
+    Ok(())
 }
 
 impl Shared {
@@ -156,6 +189,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         port: AtomicUsize::new(port),
         shutting_down: AtomicBool::new(false),
         shutdown: Notify::new(),
+        rebind: Mutex::new(None),
     });
     for (id, rx) in receivers.into_iter().enumerate() {
         worker::spawn(id, shared.clone(), limits.clone(), rx)?;
@@ -192,7 +226,10 @@ async fn bind_all(config: &Config) -> anyhow::Result<Vec<tokio::net::TcpListener
         }
     }
     if out.is_empty() {
-        anyhow::bail!("Failed listening on port {} (tcp), aborting.", config.port());
+        anyhow::bail!(
+            "Failed listening on port {} (tcp), aborting.",
+            config.port()
+        );
     }
     Ok(out)
 }
@@ -211,26 +248,50 @@ fn bind_one(addr: &str) -> std::io::Result<tokio::net::TcpListener> {
     socket.listen(511)
 }
 
-async fn accept_loop(shared: Arc<Shared>, listeners: Vec<tokio::net::TcpListener>) {
-    let (conn_tx, mut conn_rx) = mpsc::unbounded_channel();
-    for l in listeners {
-        let conn_tx = conn_tx.clone();
-        tokio::spawn(async move {
-            loop {
-                match l.accept().await {
-                    Ok((s, _)) => {
-                        if conn_tx.send(s).is_err() {
-                            break;
+fn spawn_acceptors(
+    listeners: Vec<tokio::net::TcpListener>,
+    conn_tx: &mpsc::UnboundedSender<tokio::net::TcpStream>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    listeners
+        .into_iter()
+        .map(|l| {
+            let conn_tx = conn_tx.clone();
+            tokio::spawn(async move {
+                loop {
+                    match l.accept().await {
+                        Ok((s, _)) => {
+                            if conn_tx.send(s).is_err() {
+                                break;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!("accept failed: {e}");
+                            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                         }
                     }
-                    Err(e) => {
-                        tracing::warn!("accept failed: {e}");
-                        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                    }
                 }
-            }
-        });
+            })
+        })
+        .collect()
+}
+
+async fn stop_acceptors(tasks: Vec<tokio::task::JoinHandle<()>>) {
+    for t in &tasks {
+        t.abort();
     }
+    for t in tasks {
+        // Waiting for the cancelled task drops its listener (closes the port).
+        let _ = t.await;
+    }
+}
+
+async fn accept_loop(shared: Arc<Shared>, listeners: Vec<tokio::net::TcpListener>) {
+    let (conn_tx, mut conn_rx) = mpsc::unbounded_channel();
+    let (rebind_tx, mut rebind_rx) = mpsc::unbounded_channel::<RebindRequest>();
+    if let Ok(mut g) = shared.rebind.lock() {
+        *g = Some(rebind_tx);
+    }
+    let mut acceptors = spawn_acceptors(listeners, &conn_tx);
     let mut next = 0usize;
     let mut sigterm =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -254,6 +315,23 @@ async fn accept_loop(shared: Arc<Shared>, listeners: Vec<tokio::net::TcpListener
             _ = async { match sigterm.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending::<()>().await } } => {
                 tracing::warn!("Received SIGTERM scheduling shutdown...");
                 break;
+            }
+            Some(req) = rebind_rx.recv() => {
+                stop_acceptors(std::mem::take(&mut acceptors)).await;
+                match bind_all(&req.config).await {
+                    Ok(ls) => {
+                        let port = ls.first().and_then(|l| l.local_addr().ok()).map(|a| a.port()).unwrap_or(0);
+                        acceptors = spawn_acceptors(ls, &conn_tx);
+                        let _ = req.reply.send(Ok(port));
+                    }
+                    Err(e) => {
+                        tracing::warn!("{e:#}");
+                        if let Ok(ls) = bind_all(&req.previous).await {
+                            acceptors = spawn_acceptors(ls, &conn_tx);
+                        }
+                        let _ = req.reply.send(Err("Unable to listen on this port. Check server logs.".into()));
+                    }
+                }
             }
             _ = shared.shutdown.notified() => break,
         }

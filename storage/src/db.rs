@@ -173,7 +173,13 @@ impl Db {
 
     /// Stores a value with an optional absolute deadline (ms), replacing
     /// any previous value and deadline.
-    pub fn insert_with_expire(&mut self, key: &[u8], value: Value, expire_at: Option<u64>, now_ms: u64) {
+    pub fn insert_with_expire(
+        &mut self,
+        key: &[u8],
+        value: Value,
+        expire_at: Option<u64>,
+        now_ms: u64,
+    ) {
         let entry = Entry {
             value,
             expire_at: expire_at.unwrap_or(0),

@@ -7,7 +7,9 @@ use std::process::Command;
 #[test]
 fn redis_py_with_defaults() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/python");
-    let probe = Command::new("python3").args(["-c", "import redis, pytest"]).status();
+    let probe = Command::new("python3")
+        .args(["-c", "import redis, pytest"])
+        .status();
     assert!(
         matches!(probe, Ok(s) if s.success()),
         "python3 with redis-py 8 and pytest is required: pip install 'redis>=8' pytest"
@@ -19,6 +21,9 @@ fn redis_py_with_defaults() {
             .env("MAGPIE_PORT", server.port.to_string())
             .status()
             .expect("cannot run pytest");
-        assert!(status.success(), "redis-py tests failed with --shards {shards}");
+        assert!(
+            status.success(),
+            "redis-py tests failed with --shards {shards}"
+        );
     }
 }
