@@ -14,6 +14,7 @@ use crate::command::flags::*;
 use crate::command::{row, CommandSpec, Exec, Keys, ShardCtx, KEY1, KEY1_2};
 use bytes::Bytes;
 use storage::numfmt;
+use storage::numfmt::LongDouble;
 use storage::value::EMBSTR_MAX;
 use storage::{CmdError, CmdResult, Reply, Str, Value};
 
@@ -627,27 +628,28 @@ fn incrbyfloat(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
     let key = &argv[1];
     let now = ctx.shard.now_ms();
     let db = &mut ctx.shard.dbs[ctx.db];
-    let compute = |cur: f64| -> CmdResult<(Str, Bytes)> {
-        let by = numfmt::parse_long_double(&argv[2]).ok_or(CmdError::NotFloat)?;
+    // Redis computes in 80-bit long double; LongDouble reproduces it exactly.
+    let compute = |cur: LongDouble| -> CmdResult<(Str, Bytes)> {
+        let by = LongDouble::parse(&argv[2]).ok_or(CmdError::NotFloat)?;
         let v = cur + by;
         if !v.is_finite() {
             return Err(CmdError::msg("ERR increment would produce NaN or Infinity"));
         }
-        let text = numfmt::format_incrbyfloat(v);
+        let text = v.to_human_string();
         Ok((built_str(text.as_bytes()), Bytes::from(text)))
     };
     if let Some(e) = db.lookup_write(key, now) {
         let s = as_str_mut(&mut e.value)?;
         let cur = match s {
-            Str::Int(n) => *n as f64,
-            Str::Emb(b) => numfmt::parse_long_double(b).ok_or(CmdError::NotFloat)?,
-            Str::Raw(v) => numfmt::parse_long_double(v).ok_or(CmdError::NotFloat)?,
+            Str::Int(n) => LongDouble::from_i64(*n),
+            Str::Emb(b) => LongDouble::parse(b).ok_or(CmdError::NotFloat)?,
+            Str::Raw(v) => LongDouble::parse(v).ok_or(CmdError::NotFloat)?,
         };
         let (new, reply) = compute(cur)?;
         *s = new;
         return Ok(Reply::Bulk(reply));
     }
-    let (new, reply) = compute(0.0)?;
+    let (new, reply) = compute(LongDouble::from_i64(0))?;
     db.insert(key, Value::Str(new), now);
     Ok(Reply::Bulk(reply))
 }
