@@ -152,7 +152,9 @@ fn gates(
     parent: Option<&CommandSpec>,
     argv: &[Bytes],
 ) -> CmdResult<()> {
-    let n = argv.len() as i32 - if parent.is_some() { 1 } else { 0 };
+    // Redis counts a subcommand's arity over the whole request
+    // (`CLIENT ID` has arity 2), so no adjustment for containers.
+    let n = argv.len() as i32;
     let arity_ok = if cmd.arity > 0 {
         n == cmd.arity
     } else {

@@ -269,7 +269,7 @@ fn info(_ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
                 .iter()
                 .map(|n| match find_by_full_name(n) {
                     Some((c, p)) => info_row(c, p),
-                    None => Reply::NilArray,
+                    None => Reply::Nil,
                 })
                 .collect(),
         ))

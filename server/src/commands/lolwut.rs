@@ -1,6 +1,6 @@
 //! LOLWUT's computer art, drawn our own way: version 5 is a take on Georg
 //! Nees' "Schotter" (squares that tumble more the lower they are), rendered
-//! in Braille dots; version 6 a random city skyline.
+//! in Braille dots; version 6 a random city skyline in terminal colours.
 
 use bytes::Bytes;
 use rand::Rng;
@@ -58,9 +58,6 @@ impl Canvas {
         const BITS: [[u32; 4]; 2] = [[0x01, 0x02, 0x04, 0x40], [0x08, 0x10, 0x20, 0x80]];
         let mut out = String::new();
         for cy in (0..self.h).step_by(4) {
-            if cy > 0 {
-                out.push('\n');
-            }
             for cx in (0..self.w).step_by(2) {
                 let mut code = 0u32;
                 for (dx, col) in BITS.iter().enumerate() {
@@ -72,6 +69,7 @@ impl Canvas {
                 }
                 out.push(char::from_u32(0x2800 + code).unwrap_or(' '));
             }
+            out.push('\n');
         }
         out
     }
@@ -135,30 +133,46 @@ pub fn schotter(args: &[Bytes]) -> CmdResult<String> {
     ))
 }
 
-/// LOLWUT VERSION 6 [columns [rows]].
+/// Terminal cells in four shades, sky to nearest building.
+const SHADES: [&str; 4] = [
+    "\x1b[0;97;107m \x1b[0m",
+    "\x1b[0;37;47m \x1b[0m",
+    "\x1b[0;90;100m \x1b[0m",
+    "\x1b[0;30;40m \x1b[0m",
+];
+
+/// LOLWUT VERSION 6 [columns [rows]]: a skyline in three layers of
+/// buildings, drawn with coloured terminal cells.
 pub fn skyline(args: &[Bytes]) -> CmdResult<String> {
     let [cols, rows] = int_args(args, [80, 20], [1000, 1000])?;
     let (w, h) = (cols as usize, rows as usize);
-    let mut grid = vec![vec![' '; w]; h];
+    let mut grid = vec![vec![0usize; w]; h];
     let mut rng = rand::rng();
-    // Three layers, far to near, each taller buildings in a darker shade.
-    for (layer, shade) in ['.', '+', '#'].iter().enumerate() {
-        let mut x = 0;
+    for layer in 1..=3usize {
+        let mut x = rng.random_range(0..4usize);
         while x < w {
             let bw = rng.random_range(3..=8usize);
-            let top = h.saturating_sub(rng.random_range(h / 4..=h.max(2) - 1) * (layer + 2) / 4);
-            for row in grid.iter_mut().skip(top) {
+            // Nearer layers are lower, so the far ones show behind them.
+            let max_height = (h * (5 - layer) / 4).clamp(1, h);
+            let height = rng.random_range(1..=max_height);
+            for row in grid.iter_mut().skip(h - height) {
                 for cell in row.iter_mut().skip(x).take(bw.min(w - x)) {
-                    *cell = *shade;
+                    *cell = layer;
                 }
             }
             x += bw + rng.random_range(1..=4usize);
         }
     }
-    let art: Vec<String> = grid.into_iter().map(|r| r.into_iter().collect()).collect();
-    Ok(format!(
-        "{}\nDedicated to the 8 bit game developers of past and present.\nOriginal 8 bit image from Plaguemon by hikikomori. Redis ver. {}\n",
-        art.join("\n"),
-        crate::REDIS_VERSION
-    ))
+    let mut out = String::new();
+    for row in grid {
+        for cell in row {
+            out.push_str(SHADES[cell]);
+        }
+        out.push('\n');
+    }
+    out.push_str("Dedicated to the 8 bit game developers of past and present.\n");
+    out.push_str("Original 8 bit image from Plaguemon by hikikomori. Redis ver. ");
+    out.push_str(crate::REDIS_VERSION);
+    out.push('\n');
+    Ok(out)
 }
