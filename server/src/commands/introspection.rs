@@ -333,10 +333,13 @@ fn all_with_subs() -> Vec<(String, &'static CommandSpec)> {
     out
 }
 
+/// A COMMAND LIST filter over (full name, row).
+type Filter = dyn Fn(&str, &CommandSpec) -> bool;
+
 fn list(_ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
     Box::pin(async move {
         let names = all_with_subs();
-        let pick: Box<dyn Fn(&str, &CommandSpec) -> bool> = match argv.len() {
+        let pick: Box<Filter> = match argv.len() {
             2 => Box::new(|_, _| true),
             5 if crate::command::args::is(&argv[2], "filterby") => {
                 let what = &argv[3];
@@ -385,10 +388,7 @@ fn getkeys_target(argv: &[Bytes]) -> CmdResult<(&'static CommandSpec, Vec<usize>
             "ERR Invalid number of arguments specified for command",
         ));
     }
-    let positions = match cmd.key_positions(target) {
-        Ok(p) => p,
-        Err(_) => Vec::new(),
-    };
+    let positions = cmd.key_positions(target).unwrap_or_default();
     if positions.is_empty() && !cmd.has(NO_MANDATORY_KEYS) {
         return Err(CmdError::msg("ERR Invalid arguments specified for command"));
     }
