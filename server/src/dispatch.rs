@@ -23,15 +23,33 @@ pub async fn execute(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> Reply {
     let (cmd, parent) = match resolve(&argv) {
         Ok(found) => found,
         Err(reply) => {
-            count_error(ctx);
+            count_error(ctx, &reply);
             return reply;
         }
     };
     if let Err(e) = gates(ctx, cmd, parent, &argv) {
         count(ctx, cmd, parent, |s| s.rejected_calls += 1);
-        count_error(ctx);
-        return e.into();
+        let reply: Reply = e.into();
+        count_error(ctx, &reply);
+        return reply;
     }
+    // CLIENT PAUSE: wait while a pause holds this command back.
+    let worker = ctx.worker.clone();
+    let shared = &worker.shared;
+    shared
+        .pause
+        .wait(
+            cmd.has(crate::command::flags::WRITE) || cmd.has(crate::command::flags::MAY_REPLICATE),
+        )
+        .await;
+    // Keep the arguments the slow log would need (it has moved by then).
+    let slow_args = (shared.slowlog.enabled() && !cmd.has(crate::command::flags::SKIP_SLOWLOG))
+        .then(|| {
+            (
+                argv[..argv.len().min(crate::slowlog::MAX_ARGC + 1)].to_vec(),
+                argv.len(),
+            )
+        });
     let start = Instant::now();
     let result = match cmd.exec {
         Exec::Shard(f) => run_keyed(ctx, cmd, f, argv).await,
@@ -52,13 +70,29 @@ pub async fn execute(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> Reply {
         }
     });
     if failed {
-        count_error(ctx);
+        count_error(ctx, &reply);
     }
-    ctx.worker
-        .shared
+    shared
         .stats
         .total_commands_processed
         .fetch_add(1, Ordering::Relaxed);
+    if let Some((args, argc)) = slow_args {
+        if shared.slowlog.is_slow(usec) {
+            shared.slowlog.record(
+                &args,
+                argc,
+                usec,
+                ctx.client.info.addr.to_string(),
+                ctx.client.info.name(),
+            );
+        }
+    }
+    let event = if cmd.has(crate::command::flags::FAST) {
+        "fast-command"
+    } else {
+        "command"
+    };
+    shared.latency.record(event, usec / 1000);
     reply
 }
 
@@ -70,7 +104,9 @@ fn resolve(argv: &[Bytes]) -> Result<(&'static CommandSpec, Option<&'static Comm
     let Some(cmd) = lookup(name) else {
         return Err(unknown_command(argv));
     };
-    if !matches!(cmd.exec, Exec::Container) {
+    // A row with subcommands whose own handler runs when called alone
+    // (COMMAND) is a container only when a subcommand is given.
+    if cmd.subcommands.is_empty() || (argv.len() == 1 && !matches!(cmd.exec, Exec::Container)) {
         return Ok((cmd, None));
     }
     let Some(sub) = argv.get(1) else {
@@ -155,12 +191,15 @@ fn count(
     }
 }
 
-fn count_error(ctx: &ConnCtx) {
-    ctx.worker
-        .shared
+fn count_error(ctx: &ConnCtx, reply: &Reply) {
+    let shared = &ctx.worker.shared;
+    shared
         .stats
         .total_error_replies
         .fetch_add(1, Ordering::Relaxed);
+    if let Reply::Error(text) = reply {
+        shared.errorstats.count(text);
+    }
 }
 
 /// Runs a shard handler where its keys live.

@@ -78,6 +78,16 @@ pub struct Shared {
     pub shutting_down: AtomicBool,
     /// Wakes the listener to shut down.
     pub shutdown: Notify,
+    /// CLIENT PAUSE state.
+    pub pause: crate::pause::PauseState,
+    /// SLOWLOG entries.
+    pub slowlog: crate::slowlog::SlowLog,
+    /// LATENCY samples.
+    pub latency: crate::slowlog::LatencyMonitor,
+    /// INFO errorstats counters.
+    pub errorstats: crate::slowlog::ErrorStats,
+    /// What INFO keeps between calls (memory at start-up and peak, rates).
+    pub info: crate::commands::info::InfoState,
     /// Asks the listener to listen on a new port or bind address.
     rebind: Mutex<Option<mpsc::UnboundedSender<RebindRequest>>>,
 }
@@ -176,6 +186,12 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         .and_then(|l| l.local_addr().ok())
         .map(|a| a.port() as usize)
         .unwrap_or(config.port() as usize);
+    let slowlog = crate::slowlog::SlowLog::new(
+        crate::knobs::slowlog_log_slower_than(&config),
+        crate::knobs::slowlog_max_len(&config),
+    );
+    let latency =
+        crate::slowlog::LatencyMonitor::new(crate::knobs::latency_monitor_threshold(&config));
     let shared = Arc::new(Shared {
         nshards,
         inboxes,
@@ -190,11 +206,17 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         shutting_down: AtomicBool::new(false),
         shutdown: Notify::new(),
         rebind: Mutex::new(None),
+        pause: crate::pause::PauseState::default(),
+        slowlog,
+        latency,
+        errorstats: crate::slowlog::ErrorStats::default(),
+        info: crate::commands::info::InfoState::new(),
     });
     for (id, rx) in receivers.into_iter().enumerate() {
         worker::spawn(id, shared.clone(), limits.clone(), rx)?;
     }
     tracing::info!("Ready to accept connections tcp (port {port}, {nshards} shards)");
+    rt.spawn(crate::commands::info::sample_rates(shared.clone()));
     rt.block_on(accept_loop(shared, listeners));
     Ok(())
 }

@@ -141,6 +141,63 @@ pub struct CommandSpec {
     pub exec: Exec,
     /// Subcommands (for containers such as CLIENT).
     pub subcommands: &'static [CommandSpec],
+    /// Key specifications as `COMMAND INFO` reports them. Empty means
+    /// "derive one from `keys`" (see [`CommandSpec::derived_key_specs`]).
+    pub key_specs: &'static [KeySpec],
+}
+
+/// How `COMMAND INFO` finds where a key specification's keys begin.
+#[derive(Clone, Copy, Debug)]
+pub enum BeginSearch {
+    /// At a fixed argument index.
+    Index(i32),
+    /// After the first (or, with a negative `startfrom`, last) occurrence of a keyword.
+    Keyword {
+        /// The keyword, upper case as Redis prints it.
+        keyword: &'static str,
+        /// Where to start looking (negative counts from the end).
+        startfrom: i32,
+    },
+    /// Not expressible.
+    Unknown,
+}
+
+/// How `COMMAND INFO` finds a key specification's keys from where they begin.
+#[derive(Clone, Copy, Debug)]
+pub enum FindKeys {
+    /// A range: `lastkey` relative to the first key (negative from the end),
+    /// `keystep`, and `limit` (0, or a divisor of the remaining arguments).
+    Range {
+        /// Last key, relative to the first one.
+        lastkey: i32,
+        /// Step between keys.
+        keystep: i32,
+        /// 0, or the remaining arguments divided by this.
+        limit: i32,
+    },
+    /// A count argument then the keys.
+    KeyNum {
+        /// Index of the count, relative to the begin-search result.
+        keynumidx: i32,
+        /// Index of the first key, relative to the begin-search result.
+        firstkey: i32,
+        /// Step between keys.
+        keystep: i32,
+    },
+    /// Not expressible.
+    Unknown,
+}
+
+/// One key specification (Redis 7's `key_specs` entry).
+#[derive(Clone, Copy, Debug)]
+pub struct KeySpec {
+    /// Flags such as `RW`, `RO`, `OW`, `RM`, `access`, `update`, `insert`,
+    /// `delete`, `not_key`, `incomplete`, `variable_flags`.
+    pub flags: &'static [&'static str],
+    /// Where the keys begin.
+    pub begin: BeginSearch,
+    /// How the keys follow.
+    pub find: FindKeys,
 }
 
 impl CommandSpec {
@@ -229,6 +286,7 @@ pub const fn row(
         complexity: "",
         exec,
         subcommands: &[],
+        key_specs: &[],
     }
 }
 
@@ -261,6 +319,78 @@ impl CommandSpec {
     pub const fn subs(mut self, subs: &'static [CommandSpec]) -> Self {
         self.subcommands = subs;
         self
+    }
+    /// Sets the key specifications `COMMAND INFO` reports.
+    pub const fn key_specs(mut self, specs: &'static [KeySpec]) -> Self {
+        self.key_specs = specs;
+        self
+    }
+}
+
+/// Default key-spec flags for rows that give none: what a plain read or
+/// write of the key does.
+const RO_ACCESS: &[&str] = &["RO", "access"];
+const RW_UPDATE: &[&str] = &["RW", "access", "update"];
+const RW_ONLY: &[&str] = &["RW"];
+
+impl CommandSpec {
+    /// The key specifications: the row's own, or one derived from `keys`
+    /// (with flags from the row's read/write flags) when it gives none.
+    pub fn derived_key_specs(&self) -> Vec<KeySpec> {
+        if !self.key_specs.is_empty() {
+            return self.key_specs.to_vec();
+        }
+        let flags = if self.has(flags::READONLY) {
+            RO_ACCESS
+        } else if self.has(flags::WRITE) {
+            RW_UPDATE
+        } else {
+            RW_ONLY
+        };
+        match self.keys {
+            Keys::None => Vec::new(),
+            Keys::Range { first, last, step } => {
+                let lastkey = if last < 0 { last } else { last - first as i32 };
+                vec![KeySpec {
+                    flags,
+                    begin: BeginSearch::Index(first as i32),
+                    find: FindKeys::Range {
+                        lastkey,
+                        keystep: step as i32,
+                        limit: 0,
+                    },
+                }]
+            }
+            Keys::NumKeys { numkeys, extra } => {
+                let mut v = Vec::new();
+                if extra > 0 {
+                    v.push(KeySpec {
+                        flags,
+                        begin: BeginSearch::Index(extra as i32),
+                        find: FindKeys::Range {
+                            lastkey: 0,
+                            keystep: 1,
+                            limit: 0,
+                        },
+                    });
+                }
+                v.push(KeySpec {
+                    flags,
+                    begin: BeginSearch::Index(numkeys as i32),
+                    find: FindKeys::KeyNum {
+                        keynumidx: 0,
+                        firstkey: 1,
+                        keystep: 1,
+                    },
+                });
+                v
+            }
+            Keys::Custom(_) => vec![KeySpec {
+                flags,
+                begin: BeginSearch::Unknown,
+                find: FindKeys::Unknown,
+            }],
+        }
     }
 }
 

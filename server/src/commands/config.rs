@@ -143,6 +143,13 @@ fn config_set(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
                 ));
             }
         }
+        shared.slowlog.configure(
+            crate::knobs::slowlog_log_slower_than(&after),
+            crate::knobs::slowlog_max_len(&after),
+        );
+        shared
+            .latency
+            .configure(crate::knobs::latency_monitor_threshold(&after));
         // Shards keep a copy of the limits they consult; refresh them all.
         let limits = Limits::from_config(&after);
         for s in 0..shared.nshards {

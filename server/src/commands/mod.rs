@@ -1,12 +1,24 @@
 //! Command families: each module holds the handlers of one group and
 //! exports its rows of the command table.
 
+pub mod admin;
+pub mod client;
 pub mod config;
 pub mod connection;
+pub mod info;
+pub mod introspection;
+pub mod lolwut;
 pub mod strings;
 
 use crate::command::CommandSpec;
 
 /// Every family's rows; `command::table` joins them.
-pub static FAMILIES: &[&[CommandSpec]] =
-    &[config::COMMANDS, connection::COMMANDS, strings::COMMANDS];
+pub static FAMILIES: &[&[CommandSpec]] = &[
+    connection::COMMANDS,
+    strings::COMMANDS,
+    config::COMMANDS,
+    client::COMMANDS,
+    introspection::COMMANDS,
+    info::COMMANDS,
+    admin::COMMANDS,
+];
