@@ -7,6 +7,8 @@
 //! that a multi-shard write is never half-visible to a multi-shard read and
 //! that no interleaving deadlocks (loom fails on a deadlock).
 
+#![allow(clippy::unwrap_used)]
+
 use loom::sync::mpsc::{channel, Receiver, Sender};
 use loom::sync::{Arc, Mutex};
 use loom::thread;

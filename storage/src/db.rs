@@ -354,11 +354,7 @@ impl Db {
                 }
             }
         }
-        if counted == 0 {
-            0
-        } else {
-            (sum / counted) as u64
-        }
+        sum.checked_div(counted).map_or(0, |avg| avg as u64)
     }
 }
 

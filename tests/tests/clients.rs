@@ -1,5 +1,7 @@
 //! Real clients against a real magpie-server process.
 
+#![allow(clippy::unwrap_used)]
+
 use magpie_tests::{read_some, Server};
 use redis::Commands;
 use std::io::Write;

@@ -1,6 +1,8 @@
 //! Runs the redis-py test file (tests/python) against a fresh magpie.
 //! Fails, never skips, when python3, pytest or redis-py is missing.
 
+#![allow(clippy::unwrap_used)]
+
 use magpie_tests::Server;
 use std::process::Command;
 

@@ -338,7 +338,7 @@ fn server_section(ctx: &ConnCtx, add: &mut Add<'_>) {
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
     );
-    add("config_file", crate::knobs::config_file(&cfg).into());
+    add("config_file", crate::knobs::config_file(&cfg));
     add("io_threads_active", "0".into());
     let mut listener = String::from("name=tcp");
     for b in crate::knobs::bind(&cfg) {
@@ -465,10 +465,7 @@ fn memory_section(shared: &Shared, add: &mut Add<'_>) {
     }
     add("maxmemory", maxmemory.to_string());
     add("maxmemory_human", bytes_to_human(maxmemory));
-    add(
-        "maxmemory_policy",
-        crate::knobs::maxmemory_policy(&cfg).into(),
-    );
+    add("maxmemory_policy", crate::knobs::maxmemory_policy(&cfg));
     add("allocator_frag_ratio", ratio(active, used));
     add(
         "allocator_frag_bytes",

@@ -463,7 +463,7 @@ fn parse_obuf(
     args: &[&[u8]],
     mut current: [OutputBufferLimit; 3],
 ) -> Result<[OutputBufferLimit; 3], String> {
-    if args.len() % 4 != 0 {
+    if !args.len().is_multiple_of(4) {
         return Err("Wrong number of arguments in buffer limit configuration.".into());
     }
     let mut updates = Vec::new();
