@@ -116,7 +116,9 @@ fn gates(
     parent: Option<&CommandSpec>,
     argv: &[Bytes],
 ) -> CmdResult<()> {
-    let n = argv.len() as i32 - if parent.is_some() { 1 } else { 0 };
+    // A subcommand's arity counts the whole request, container name
+    // included (`object|encoding` has arity 3), as in Redis.
+    let n = argv.len() as i32;
     let arity_ok = if cmd.arity > 0 {
         n == cmd.arity
     } else {

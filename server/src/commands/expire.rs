@@ -255,10 +255,12 @@ fn ttl_generic(
         at.saturating_sub(i64::try_from(now).unwrap_or(i64::MAX))
     }
     .max(0);
+    // Rounded to the nearest second without overflow: Redis answers
+    // 9223372036854776 for a deadline of i64::MAX ms.
     Ok(Reply::Int(if ms {
         left
     } else {
-        left.saturating_add(500) / 1000
+        ((i128::from(left) + 500) / 1000) as i64
     }))
 }
 

@@ -320,16 +320,23 @@ fn rename_generic(ctx: &mut ShardCtx<'_>, argv: &[Bytes], nx: bool) -> CmdResult
     Ok(if nx { Reply::Int(1) } else { Reply::Ok })
 }
 
-/// Redis's getIntFromObjectOrReply: an i64 that fits an int, else `err`.
-fn parse_int(arg: &[u8], err: CmdError) -> CmdResult<i64> {
-    storage::numfmt::parse_i64(arg)
-        .filter(|v| i32::try_from(*v).is_ok())
-        .ok_or(err)
+/// Redis's getIntFromObjectOrReply: an integer that fits a C int. With
+/// `msg`, that text is the error for both failures; without, Redis's two
+/// texts (not an integer; out of the int range).
+fn parse_int(arg: &[u8], msg: Option<&'static str>) -> CmdResult<i64> {
+    let err = |default: CmdError| msg.map_or(default, CmdError::msg);
+    let v = storage::numfmt::parse_i64(arg).ok_or_else(|| err(CmdError::NotInteger))?;
+    if i32::try_from(v).is_err() {
+        return Err(err(CmdError::msg(
+            "ERR value is out of range, value must between -2147483648 and 2147483647",
+        )));
+    }
+    Ok(v)
 }
 
 /// A database index given by a client: an int, then in range.
 fn parse_db_index(arg: &[u8], databases: usize) -> CmdResult<usize> {
-    let id = parse_int(arg, CmdError::NotInteger)?;
+    let id = parse_int(arg, None)?;
     if id < 0 || id as usize >= databases {
         return Err(CmdError::DbIndexOutOfRange);
     }
@@ -555,8 +562,8 @@ fn flushall(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
 
 fn swapdb(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
     Box::pin(async move {
-        let a = parse_int(&argv[1], CmdError::msg("ERR invalid first DB index"))?;
-        let b = parse_int(&argv[2], CmdError::msg("ERR invalid second DB index"))?;
+        let a = parse_int(&argv[1], Some("ERR invalid first DB index"))?;
+        let b = parse_int(&argv[2], Some("ERR invalid second DB index"))?;
         let databases = ctx.worker.env.borrow().limits.databases as i64;
         if !(0..databases).contains(&a) || !(0..databases).contains(&b) {
             return Err(CmdError::DbIndexOutOfRange);
