@@ -56,6 +56,22 @@ impl Entry {
     fn is_expired(&self, now_ms: u64) -> bool {
         self.expire_at != 0 && self.expire_at <= now_ms
     }
+
+    /// True if the deadline has passed at `now_ms` (the entry is logically gone).
+    pub fn is_expired_at(&self, now_ms: u64) -> bool {
+        self.is_expired(now_ms)
+    }
+}
+
+/// The outcome of one try of [`Db::random_pick`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RandomPick {
+    /// The database holds no key.
+    Empty,
+    /// A live key, chosen uniformly among all stored keys.
+    Live(Box<[u8]>),
+    /// The chosen key had expired; it was deleted (and counted). Try again.
+    Expired,
 }
 
 /// Counters a database keeps for INFO.
@@ -288,6 +304,49 @@ impl Db {
         }
     }
 
+    /// One try of Redis's `dbRandomKey`: a uniformly random stored key. An
+    /// expired key is deleted (lazy expiry, counted in `expired_keys`) and
+    /// reported as [`RandomPick::Expired`], so that a caller retrying until
+    /// it gets a live key samples the live keys uniformly.
+    pub fn random_pick(&mut self, now_ms: u64, rng: &mut impl Rng) -> RandomPick {
+        if self.map.is_empty() {
+            return RandomPick::Empty;
+        }
+        let i = rng.random_range(0..self.map.len());
+        let Some((k, e)) = self.map.get_index(i) else {
+            return RandomPick::Empty;
+        };
+        if !e.is_expired(now_ms) {
+            return RandomPick::Live(k.clone());
+        }
+        let k = k.clone();
+        self.expire_if_needed(&k, now_ms);
+        RandomPick::Expired
+    }
+
+    /// Like [`Db::scan_step`], but also visits entries whose deadline has
+    /// passed (check [`Entry::is_expired_at`]), so that SCAN can delete the
+    /// expired keys it meets as Redis does. Deleting keys already visited
+    /// (positions at or after the returned value) is safe: `swap_remove`
+    /// then only moves another visited entry.
+    pub fn scan_step_all(
+        &self,
+        remaining: Option<usize>,
+        count: usize,
+        mut visit: impl FnMut(&[u8], &Entry),
+    ) -> usize {
+        let mut pos = remaining.unwrap_or(usize::MAX).min(self.map.len());
+        let mut visited = 0;
+        while pos > 0 && visited < count.max(1) {
+            pos -= 1;
+            visited += 1;
+            if let Some((k, e)) = self.map.get_index(pos) {
+                visit(k, e);
+            }
+        }
+        pos
+    }
+
     /// One SCAN step. `remaining` is the number of positions still to visit
     /// (start with `None` for "all"); visits up to `count` positions from
     /// the end and returns the new `remaining`, 0 when the walk is done.
@@ -417,6 +476,84 @@ mod tests {
                 assert!(seen.contains(k.as_bytes()), "missed {k}");
             }
         }
+    }
+
+    #[test]
+    fn random_pick_deletes_expired_and_finds_live() {
+        let mut db = Db::default();
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(3);
+        assert_eq!(db.random_pick(0, &mut rng), RandomPick::Empty);
+        for i in 0..50u32 {
+            db.insert_with_expire(format!("e{i}").as_bytes(), s(b"v"), Some(10), 0);
+        }
+        db.insert(b"live", s(b"v"), 0);
+        let mut expired = 0;
+        loop {
+            match db.random_pick(20, &mut rng) {
+                RandomPick::Live(k) => {
+                    assert_eq!(&*k, b"live");
+                    break;
+                }
+                RandomPick::Expired => expired += 1,
+                RandomPick::Empty => panic!("not empty"),
+            }
+        }
+        assert_eq!(db.len(), 51 - expired);
+        assert_eq!(db.stats.expired_keys, expired as u64);
+    }
+
+    #[test]
+    fn random_pick_is_uniform() {
+        let mut db = Db::default();
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(5);
+        for i in 0..4u8 {
+            db.insert(&[i], s(b"v"), 0);
+        }
+        let mut counts = [0u32; 4];
+        for _ in 0..40_000 {
+            if let RandomPick::Live(k) = db.random_pick(0, &mut rng) {
+                counts[k[0] as usize] += 1;
+            }
+        }
+        for c in counts {
+            assert!((9_000..11_000).contains(&c), "{counts:?}");
+        }
+    }
+
+    #[test]
+    fn scan_step_all_sees_expired_and_survives_deleting_them() {
+        let mut db = Db::default();
+        for i in 0..1000u32 {
+            let deadline = (i % 3 == 0).then_some(5);
+            db.insert_with_expire(format!("k{i}").as_bytes(), s(b"v"), deadline, 0);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut remaining = None;
+        loop {
+            let mut expired = Vec::new();
+            let r = db.scan_step_all(remaining, 7, |k, e| {
+                if e.is_expired_at(10) {
+                    expired.push(k.to_vec());
+                } else {
+                    seen.insert(k.to_vec());
+                }
+            });
+            // Delete the expired keys just visited, as SCAN does.
+            for k in expired {
+                assert!(db.peek(&k, 10).is_none());
+            }
+            if r == 0 {
+                break;
+            }
+            remaining = Some(r);
+        }
+        for i in 0..1000u32 {
+            if i % 3 != 0 {
+                assert!(seen.contains(format!("k{i}").as_bytes()), "missed k{i}");
+            }
+        }
+        assert_eq!(db.len(), 666);
+        assert_eq!(db.stats.expired_keys, 334);
     }
 
     #[test]

@@ -11,7 +11,7 @@ pub mod reply;
 pub mod shard;
 pub mod value;
 
-pub use db::{Db, Entry};
+pub use db::{Db, Entry, RandomPick};
 pub use error::{CmdError, CmdResult};
 pub use reply::Reply;
 pub use shard::Shard;

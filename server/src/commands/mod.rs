@@ -8,6 +8,8 @@ pub mod connection;
 pub mod info;
 pub mod introspection;
 pub mod lolwut;
+pub mod expire;
+pub mod keys;
 pub mod strings;
 
 use crate::command::CommandSpec;
@@ -21,4 +23,6 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     introspection::COMMANDS,
     info::COMMANDS,
     admin::COMMANDS,
+    keys::COMMANDS,
+    expire::COMMANDS,
 ];
