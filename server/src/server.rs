@@ -1,7 +1,7 @@
 //! Process-wide state and start-up: workers, listeners, signals.
 
 use crate::clients::ClientRegistry;
-use crate::config::Config;
+use crate::config::{Config, Id};
 use crate::worker::{self, ShardEnv, ShardMsg};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -20,6 +20,8 @@ pub struct Limits {
     pub hz: u32,
     /// active-expire-effort (1..10).
     pub active_expire_effort: u32,
+    /// The encoding thresholds (`*-max-listpack-*`, `set-max-intset-entries`).
+    pub thresholds: storage::types::Thresholds,
 }
 
 impl Limits {
@@ -30,6 +32,16 @@ impl Limits {
             proto_max_bulk_len: c.proto_max_bulk_len(),
             hz: c.hz(),
             active_expire_effort: c.active_expire_effort(),
+            thresholds: storage::types::Thresholds {
+                hash_max_listpack_entries: c.int(Id::HashMaxListpackEntries).max(0) as usize,
+                hash_max_listpack_value: c.int(Id::HashMaxListpackValue).max(0) as usize,
+                list_max_listpack_size: c.int(Id::ListMaxListpackSize),
+                set_max_intset_entries: c.int(Id::SetMaxIntsetEntries).max(0) as usize,
+                set_max_listpack_entries: c.int(Id::SetMaxListpackEntries).max(0) as usize,
+                set_max_listpack_value: c.int(Id::SetMaxListpackValue).max(0) as usize,
+                zset_max_listpack_entries: c.int(Id::ZsetMaxListpackEntries).max(0) as usize,
+                zset_max_listpack_value: c.int(Id::ZsetMaxListpackValue).max(0) as usize,
+            },
         }
     }
 }

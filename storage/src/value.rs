@@ -6,6 +6,7 @@
 //! written whole by SET) and `raw` (longer, or modified in place by
 //! APPEND/SETRANGE, kept with spare capacity).
 
+use crate::types::{hash::Hash, list::List, set::Set, zset::ZSet};
 use bytes::Bytes;
 
 /// Redis's limit for the `embstr` encoding.
@@ -123,11 +124,20 @@ impl Str {
     }
 }
 
-/// A value of any type. Collections arrive with their own modules.
+/// A value of any type. Collections are boxed so a `Value` stays small
+/// (most keys hold strings).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     /// A string.
     Str(Str),
+    /// A list.
+    List(Box<List>),
+    /// A hash.
+    Hash(Box<Hash>),
+    /// A set.
+    Set(Box<Set>),
+    /// A sorted set.
+    ZSet(Box<ZSet>),
 }
 
 impl Value {
@@ -135,6 +145,10 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -142,6 +156,10 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+            Value::List(v) => v.encoding(),
+            Value::Hash(v) => v.encoding(),
+            Value::Set(v) => v.encoding(),
+            Value::ZSet(v) => v.encoding(),
         }
     }
 
@@ -149,6 +167,10 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_size(),
+            Value::List(v) => v.heap_size(),
+            Value::Hash(v) => v.heap_size(),
+            Value::Set(v) => v.heap_size(),
+            Value::ZSet(v) => v.heap_size(),
         }
     }
 }

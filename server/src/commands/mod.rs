@@ -5,11 +5,11 @@ pub mod admin;
 pub mod client;
 pub mod config;
 pub mod connection;
+pub mod expire;
 pub mod info;
 pub mod introspection;
-pub mod lolwut;
-pub mod expire;
 pub mod keys;
+pub mod lolwut;
 pub mod strings;
 
 use crate::command::CommandSpec;
