@@ -409,7 +409,7 @@ directives! {
     NotifyKeyspaceEvents: "notify-keyspace-events", 0, Kind::NotifyKeyspaceEvents;
 
     // Advanced.
-    HashMaxListpackEntries: "hash-max-listpack-entries" | "hash-max-ziplist-entries", 0, uint(0, LONG_MAX, 128);
+    HashMaxListpackEntries: "hash-max-listpack-entries" | "hash-max-ziplist-entries", 0, uint(0, LONG_MAX, 512);
     HashMaxListpackValue: "hash-max-listpack-value" | "hash-max-ziplist-value", 0, mem(0, LONG_MAX, 64, true);
     ListMaxListpackSize: "list-max-listpack-size" | "list-max-ziplist-size", 0, int(INT_MIN, INT_MAX, -2);
     ListCompressDepth: "list-compress-depth", 0, int(0, INT_MAX, 0);

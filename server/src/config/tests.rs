@@ -524,7 +524,7 @@ fn get_default_values_match_redis() {
         ("rdbchecksum", "yes"),
         ("stop-writes-on-bgsave-error", "yes"),
         ("io-threads", "1"),
-        ("hash-max-listpack-entries", "128"),
+        ("hash-max-listpack-entries", "512"),
         ("hash-max-listpack-value", "64"),
         ("list-max-listpack-size", "-2"),
         ("list-max-ziplist-size", "-2"),
