@@ -24,6 +24,19 @@ pub struct Limits {
     pub thresholds: storage::types::Thresholds,
 }
 
+impl Default for Limits {
+    /// Redis's defaults (for tests of handlers).
+    fn default() -> Self {
+        Limits {
+            databases: 16,
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            hz: 10,
+            active_expire_effort: 1,
+            thresholds: storage::types::Thresholds::default(),
+        }
+    }
+}
+
 impl Limits {
     /// The limits implied by a configuration.
     pub fn from_config(c: &Config) -> Limits {

@@ -1028,12 +1028,7 @@ mod tests {
     }
 
     fn limits() -> Limits {
-        Limits {
-            databases: 16,
-            proto_max_bulk_len: 512 * 1024 * 1024,
-            hz: 10,
-            active_expire_effort: 1,
-        }
+        Limits::default()
     }
 
     /// Runs one command against `shard`.
