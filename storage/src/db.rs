@@ -12,6 +12,7 @@
 //! moved from the unvisited part into the visited part. That is Redis's SCAN
 //! guarantee without Redis's reverse-binary cursor.
 
+use crate::small::SmallBytes;
 use crate::value::Value;
 use indexmap::map::raw_entry_v1::{RawEntryApiV1, RawEntryMut};
 use indexmap::{IndexMap, IndexSet};
@@ -88,8 +89,8 @@ pub struct DbStats {
 /// One database's keys.
 #[derive(Debug, Default)]
 pub struct Db {
-    map: IndexMap<Box<[u8]>, Entry, Hasher>,
-    expires: IndexSet<Box<[u8]>, Hasher>,
+    map: IndexMap<SmallBytes, Entry, Hasher>,
+    expires: IndexSet<SmallBytes, Hasher>,
     /// Counters for INFO.
     pub stats: DbStats,
 }
@@ -291,13 +292,13 @@ impl Db {
             let i = rng.random_range(0..self.map.len());
             let (k, e) = self.map.get_index(i)?;
             if !e.is_expired(now_ms) {
-                return Some(k.clone());
+                return Some(k.as_slice().into());
             }
             tries += 1;
             if tries >= 100 && self.expires.len() == self.map.len() {
                 // Redis gives up and returns a logically expired key rather
                 // than looping forever over a keyspace that is all expired.
-                return Some(k.clone());
+                return Some(k.as_slice().into());
             }
             let k = k.clone();
             self.expire_if_needed(&k, now_ms);
@@ -317,7 +318,7 @@ impl Db {
             return RandomPick::Empty;
         };
         if !e.is_expired(now_ms) {
-            return RandomPick::Live(k.clone());
+            return RandomPick::Live(k.as_slice().into());
         }
         let k = k.clone();
         self.expire_if_needed(&k, now_ms);

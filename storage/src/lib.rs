@@ -9,6 +9,7 @@ pub mod glob;
 pub mod numfmt;
 pub mod reply;
 pub mod shard;
+pub mod small;
 pub mod types;
 pub mod value;
 

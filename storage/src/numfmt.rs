@@ -1967,8 +1967,11 @@ mod tests {
             prop_assume!(v.is_finite() && v != 0.0);
             let ld = LongDouble::from_f64(v);
             prop_assert_eq!(ld.to_f64().to_bits(), bits);
+            // decimal -> 80-bit -> 64-bit rounds twice, so the result may
+            // be one ulp from the directly rounded value (found by proptest).
             let decimal = format!("{v:e}");
-            prop_assert_eq!(LongDouble::parse(decimal.as_bytes()).map(LongDouble::to_f64).map(f64::to_bits), Some(bits));
+            let back = LongDouble::parse(decimal.as_bytes()).map(LongDouble::to_f64).map(f64::to_bits);
+            prop_assert!(back.is_some_and(|b| b.abs_diff(bits) <= 1), "{} -> {:?}", decimal, back);
         }
 
         #[test]

@@ -6,6 +6,7 @@
 //! written whole by SET) and `raw` (longer, or modified in place by
 //! APPEND/SETRANGE, kept with spare capacity).
 
+use crate::small::SmallBytes;
 use crate::types::{hash::Hash, list::List, set::Set, zset::ZSet};
 use bytes::Bytes;
 
@@ -17,10 +18,12 @@ pub const EMBSTR_MAX: usize = 44;
 pub enum Str {
     /// An integer that round-trips through its decimal text.
     Int(i64),
-    /// A short string written whole.
-    Emb(Box<[u8]>),
-    /// A string that grows in place.
-    Raw(Vec<u8>),
+    /// A short string written whole (inline up to 22 bytes, so most
+    /// values cost no allocation of their own).
+    Emb(SmallBytes),
+    /// A string that grows in place (boxed: rare, and it keeps `Str` at
+    /// 24 bytes).
+    Raw(Box<Vec<u8>>),
 }
 
 impl Str {
@@ -32,9 +35,9 @@ impl Str {
             }
         }
         if b.len() <= EMBSTR_MAX {
-            Str::Emb(b.into())
+            Str::Emb(SmallBytes::new(b))
         } else {
-            Str::Raw(b.to_vec())
+            Str::Raw(Box::new(b.to_vec()))
         }
     }
 
@@ -96,10 +99,10 @@ impl Str {
         if !matches!(self, Str::Raw(_)) {
             let mut v = Vec::new();
             self.write_to(&mut v);
-            *self = Str::Raw(v);
+            *self = Str::Raw(Box::new(v));
         }
         match self {
-            Str::Raw(v) => v,
+            Str::Raw(v) => &mut **v,
             // Unreachable: converted just above.
             _ => unreachable!("make_raw converts to Raw"),
         }
@@ -118,7 +121,7 @@ impl Str {
     pub fn heap_size(&self) -> usize {
         match self {
             Str::Int(_) => 0,
-            Str::Emb(b) => b.len(),
+            Str::Emb(b) => b.heap_size(),
             Str::Raw(v) => v.capacity(),
         }
     }
@@ -195,5 +198,16 @@ mod tests {
         s.make_raw().extend_from_slice(b"x");
         assert_eq!(s.to_bytes().as_ref(), b"-42x");
         assert_eq!(s.encoding(), "raw");
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    /// Per-key memory is a feature: keep the hot types this small.
+    #[test]
+    fn values_stay_small() {
+        assert_eq!(std::mem::size_of::<super::Str>(), 24);
+        assert_eq!(std::mem::size_of::<super::Value>(), 24);
+        assert!(std::mem::size_of::<crate::db::Entry>() <= 40);
     }
 }

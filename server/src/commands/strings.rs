@@ -238,9 +238,9 @@ fn as_str_mut(v: &mut Value) -> CmdResult<&mut Str> {
 /// 44 bytes and `raw` beyond, never `int`.
 fn built_str(b: &[u8]) -> Str {
     if b.len() <= EMBSTR_MAX {
-        Str::Emb(b.into())
+        Str::Emb(storage::small::SmallBytes::new(b))
     } else {
-        Str::Raw(b.to_vec())
+        Str::Raw(Box::new(b.to_vec()))
     }
 }
 
@@ -765,7 +765,7 @@ fn setrange(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
     let (off, end) = (offset as usize, offset as usize + val.len());
     let mut buf = vec![0u8; end];
     buf[off..].copy_from_slice(val);
-    db.insert(key, Value::Str(Str::Raw(buf)), now);
+    db.insert(key, Value::Str(Str::Raw(Box::new(buf))), now);
     Ok(Reply::Int(end as i64))
 }
 
