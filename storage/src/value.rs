@@ -102,7 +102,7 @@ impl Str {
             *self = Str::Raw(Box::new(v));
         }
         match self {
-            Str::Raw(v) => &mut **v,
+            Str::Raw(v) => v,
             // Unreachable: converted just above.
             _ => unreachable!("make_raw converts to Raw"),
         }
