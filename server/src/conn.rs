@@ -57,6 +57,9 @@ pub struct ConnCtx {
     pub worker: Rc<Worker>,
 }
 
+/// Redis's refusal of a remote client in protected mode.
+const PROTECTED_MODE_DENIED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
 /// Serves one connection until it closes.
 pub async fn serve(worker: Rc<Worker>, std_stream: std::net::TcpStream) {
     if let Err(e) = std_stream.set_nonblocking(true) {
@@ -94,6 +97,24 @@ pub async fn serve(worker: Rc<Worker>, std_stream: std::net::TcpStream) {
             .fetch_sub(1, Ordering::Relaxed);
         return;
     };
+    let keepalive = config.tcp_keepalive_secs();
+    if keepalive > 0 {
+        // Like Redis's anetKeepAlive: detect dead peers, keep NATs open.
+        let ka = socket2::TcpKeepalive::new().with_time(Duration::from_secs(keepalive));
+        let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
+    }
+    if config.protected_mode() && config.requirepass().is_none() && !addr.ip().is_loopback() {
+        shared
+            .stats
+            .connected_clients
+            .fetch_sub(1, Ordering::Relaxed);
+        shared
+            .stats
+            .rejected_connections
+            .fetch_add(1, Ordering::Relaxed);
+        let _ = stream.write_all(PROTECTED_MODE_DENIED).await;
+        return;
+    }
     let id = shared.clients.next_id();
     let info = Arc::new(ClientInfo {
         id,
