@@ -210,8 +210,9 @@ impl Db {
                 *old = entry;
                 had
             }
-            RawEntryMut::Vacant(v) => {
-                v.insert(key.into(), entry);
+            RawEntryMut::Vacant(_) => {
+                self.grow_if_full();
+                self.map.insert(key.into(), entry);
                 false
             }
         };
@@ -228,6 +229,7 @@ impl Db {
 
     /// Inserts an entry as it is (used by COPY, MOVE, RENAME and RESTORE).
     pub fn insert_entry(&mut self, key: &[u8], entry: Entry) {
+        self.grow_if_full();
         let has = entry.expire_at != 0;
         let old = self.map.insert(key.into(), entry);
         let had = old.map(|o| o.expire_at != 0).unwrap_or(false);
@@ -235,6 +237,17 @@ impl Db {
             self.expires.insert(key.into());
         } else if had && !has {
             self.expires.swap_remove(key);
+        }
+    }
+
+    /// Grows the entry storage by a quarter when full. Left alone, indexmap
+    /// sizes its entry vector to the hash table's capacity, up to 1.75x
+    /// the keys (150 bytes per small key at 500k keys); growing by a
+    /// quarter keeps the slack under 25% (105 bytes per key, Redis: 104).
+    fn grow_if_full(&mut self) {
+        let len = self.map.len();
+        if len == self.map.capacity() {
+            self.map.reserve_exact((len / 4).max(8));
         }
     }
 
