@@ -198,6 +198,55 @@ pub struct KeySpec {
     pub begin: BeginSearch,
     /// How the keys follow.
     pub find: FindKeys,
+    /// Free text `COMMAND INFO` prints first as `notes` (empty for none).
+    pub notes: &'static str,
+}
+
+impl KeySpec {
+    /// A key specification without notes.
+    pub const fn new(flags: &'static [&'static str], begin: BeginSearch, find: FindKeys) -> Self {
+        KeySpec {
+            flags,
+            begin,
+            find,
+            notes: "",
+        }
+    }
+    /// The common case: one key at argument `index`.
+    pub const fn at(flags: &'static [&'static str], index: i32) -> Self {
+        KeySpec::new(
+            flags,
+            BeginSearch::Index(index),
+            FindKeys::Range {
+                lastkey: 0,
+                keystep: 1,
+                limit: 0,
+            },
+        )
+    }
+    /// Keys from argument `index` to `lastkey` (relative to `index`, or
+    /// negative from the end), every `keystep`.
+    pub const fn range(
+        flags: &'static [&'static str],
+        index: i32,
+        lastkey: i32,
+        keystep: i32,
+    ) -> Self {
+        KeySpec::new(
+            flags,
+            BeginSearch::Index(index),
+            FindKeys::Range {
+                lastkey,
+                keystep,
+                limit: 0,
+            },
+        )
+    }
+    /// Sets the notes.
+    pub const fn notes(mut self, notes: &'static str) -> Self {
+        self.notes = notes;
+        self
+    }
 }
 
 impl CommandSpec {
@@ -359,6 +408,7 @@ impl CommandSpec {
                         keystep: step as i32,
                         limit: 0,
                     },
+                    notes: "",
                 }]
             }
             Keys::NumKeys { numkeys, extra } => {
@@ -372,6 +422,7 @@ impl CommandSpec {
                             keystep: 1,
                             limit: 0,
                         },
+                        notes: "",
                     });
                 }
                 v.push(KeySpec {
@@ -382,6 +433,7 @@ impl CommandSpec {
                         firstkey: 1,
                         keystep: 1,
                     },
+                    notes: "",
                 });
                 v
             }
@@ -389,6 +441,7 @@ impl CommandSpec {
                 flags,
                 begin: BeginSearch::Unknown,
                 find: FindKeys::Unknown,
+                notes: "",
             }],
         }
     }

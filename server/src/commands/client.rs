@@ -486,7 +486,7 @@ pub fn subcommand_syntax_error(sub: &[u8], container: &str) -> CmdError {
     CmdError::Other(
         format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
-            String::from_utf8_lossy(&sub[..sub.len().min(128)]),
+            crate::dispatch::trunc(sub, 128),
             container
         )
         .into(),

@@ -20,9 +20,15 @@ pub static COMMANDS: &[CommandSpec] = &[
             "Returns the server's liveliness response.",
             "O(1)",
         ),
-    row("echo", 2, FAST, Keys::None, Exec::Coord(echo))
-        .acl(&["fast", "connection"])
-        .doc("connection", "1.0.0", "Returns the given string.", "O(1)"),
+    row(
+        "echo",
+        2,
+        LOADING | STALE | FAST,
+        Keys::None,
+        Exec::Coord(echo),
+    )
+    .acl(&["fast", "connection"])
+    .doc("connection", "1.0.0", "Returns the given string.", "O(1)"),
     row(
         "select",
         2,

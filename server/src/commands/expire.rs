@@ -6,13 +6,14 @@
 //! as DEL and does not count it in `expired_keys`).
 
 use crate::command::flags::*;
-use crate::command::{row, CommandSpec, Exec, ShardCtx, KEY1};
+use crate::command::{row, CommandSpec, Exec, KeySpec, ShardCtx, KEY1};
 use bytes::Bytes;
 use storage::{CmdError, CmdResult, Reply};
 
 /// The expiry family's rows.
 pub static COMMANDS: &[CommandSpec] = &[
     row("expire", -3, WRITE | FAST, KEY1, Exec::Shard(expire))
+        .key_specs(&[KeySpec::at(&["RW", "update"], 1)])
         .acl(&["keyspace", "write", "fast"])
         .doc(
             "generic",
@@ -21,6 +22,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("pexpire", -3, WRITE | FAST, KEY1, Exec::Shard(pexpire))
+        .key_specs(&[KeySpec::at(&["RW", "update"], 1)])
         .acl(&["keyspace", "write", "fast"])
         .doc(
             "generic",
@@ -29,6 +31,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("expireat", -3, WRITE | FAST, KEY1, Exec::Shard(expireat))
+        .key_specs(&[KeySpec::at(&["RW", "update"], 1)])
         .acl(&["keyspace", "write", "fast"])
         .doc(
             "generic",
@@ -37,6 +40,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("pexpireat", -3, WRITE | FAST, KEY1, Exec::Shard(pexpireat))
+        .key_specs(&[KeySpec::at(&["RW", "update"], 1)])
         .acl(&["keyspace", "write", "fast"])
         .doc(
             "generic",
@@ -45,6 +49,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("ttl", 2, READONLY | FAST, KEY1, Exec::Shard(ttl))
+        .key_specs(&[KeySpec::at(&["RO", "access"], 1)])
         .acl(&["keyspace", "read", "fast"])
         .tips(&["nondeterministic_output"])
         .doc(
@@ -54,6 +59,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("pttl", 2, READONLY | FAST, KEY1, Exec::Shard(pttl))
+        .key_specs(&[KeySpec::at(&["RO", "access"], 1)])
         .acl(&["keyspace", "read", "fast"])
         .tips(&["nondeterministic_output"])
         .doc(
@@ -69,6 +75,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         KEY1,
         Exec::Shard(expiretime),
     )
+    .key_specs(&[KeySpec::at(&["RO", "access"], 1)])
     .acl(&["keyspace", "read", "fast"])
     .doc(
         "generic",
@@ -83,6 +90,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         KEY1,
         Exec::Shard(pexpiretime),
     )
+    .key_specs(&[KeySpec::at(&["RO", "access"], 1)])
     .acl(&["keyspace", "read", "fast"])
     .doc(
         "generic",
@@ -91,6 +99,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(1)",
     ),
     row("persist", 2, WRITE | FAST, KEY1, Exec::Shard(persist))
+        .key_specs(&[KeySpec::at(&["RW", "update"], 1)])
         .acl(&["keyspace", "write", "fast"])
         .doc(
             "generic",

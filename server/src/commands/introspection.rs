@@ -161,11 +161,14 @@ fn key_spec_reply(ks: &KeySpec) -> Reply {
             kv("spec", Reply::Map(vec![])),
         ]),
     };
-    Reply::Map(vec![
-        kv("flags", status_set(ks.flags.iter().copied())),
-        kv("begin_search", begin),
-        kv("find_keys", find),
-    ])
+    let mut m = Vec::with_capacity(4);
+    if !ks.notes.is_empty() {
+        m.push(kv("notes", Reply::bulk_static(ks.notes)));
+    }
+    m.push(kv("flags", status_set(ks.flags.iter().copied())));
+    m.push(kv("begin_search", begin));
+    m.push(kv("find_keys", find));
+    Reply::Map(m)
 }
 
 /// Redis's legacy (first, last, step) and whether keys are "movable",
@@ -226,6 +229,8 @@ fn info_row(c: &CommandSpec, parent: Option<&CommandSpec>) -> Reply {
     let ((first, last, step), movable) = legacy_range(&specs);
     let mut flag_names: Vec<&str> = NAMES
         .iter()
+        // Redis hides `may_replicate` and `sentinel` on purpose.
+        .filter(|(bit, _)| *bit != MAY_REPLICATE && *bit != SENTINEL)
         .filter(|(bit, _)| c.has(*bit) || (*bit == MOVABLEKEYS && movable))
         .map(|(_, n)| *n)
         .collect();
@@ -241,8 +246,18 @@ fn info_row(c: &CommandSpec, parent: Option<&CommandSpec>) -> Reply {
         status_set(acl.iter().map(|s| s.as_str())),
         Reply::Set(c.tips.iter().map(|t| Reply::bulk_static(t)).collect()),
         Reply::Set(specs.iter().map(key_spec_reply).collect()),
-        Reply::Array(c.subcommands.iter().map(|s| info_row(s, Some(c))).collect()),
+        subcommands_reply(c),
     ])
+}
+
+/// The subcommand rows: an empty *set* when there are none (Redis's
+/// `addReplySetLen(c, 0)`), an array otherwise.
+fn subcommands_reply(c: &CommandSpec) -> Reply {
+    if c.subcommands.is_empty() {
+        Reply::Set(Vec::new())
+    } else {
+        Reply::Array(c.subcommands.iter().map(|s| info_row(s, Some(c))).collect())
+    }
 }
 
 /// Finds a command by `name` or `container|sub`.
@@ -431,18 +446,46 @@ fn flags_at(specs: &[KeySpec], pos: usize, argc: usize) -> &'static [&'static st
     specs.first().map(|ks| ks.flags).unwrap_or(&[])
 }
 
+/// The key flags of a command whose key spec says `variable_flags`, as
+/// its Redis `getkeys_proc` computes them from the arguments (`argv[0]` is
+/// the command name).
+fn variable_flags(cmd: &CommandSpec, argv: &[Bytes]) -> Option<&'static [&'static str]> {
+    match cmd.name {
+        // setGetKeys: a GET argument (compared as a C string) makes it a read too.
+        "set" => {
+            let get = argv.iter().skip(3).any(|a| {
+                a.len() >= 3
+                    && a[..3].eq_ignore_ascii_case(b"get")
+                    && a.get(3).is_none_or(|&b| b == 0)
+            });
+            Some(if get {
+                &["RW", "access", "update"]
+            } else {
+                &["OW", "update"]
+            })
+        }
+        _ => None,
+    }
+}
+
 fn getkeysandflags(_ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
     Box::pin(async move {
         let (cmd, positions) = getkeys_target(&argv)?;
         let specs = cmd.derived_key_specs();
         let argc = argv.len() - 2;
+        let variable = variable_flags(cmd, &argv[2..]);
         Ok(Reply::Array(
             positions
                 .iter()
                 .map(|&p| {
                     Reply::Array(vec![
                         Reply::Bulk(argv[2 + p].clone()),
-                        status_set(flags_at(&specs, p, argc).iter().copied()),
+                        status_set(
+                            variable
+                                .unwrap_or_else(|| flags_at(&specs, p, argc))
+                                .iter()
+                                .copied(),
+                        ),
                     ])
                 })
                 .collect(),
