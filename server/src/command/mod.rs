@@ -144,6 +144,14 @@ pub struct CommandSpec {
     /// Key specifications as `COMMAND INFO` reports them. Empty means
     /// "derive one from `keys`" (see [`CommandSpec::derived_key_specs`]).
     pub key_specs: &'static [KeySpec],
+    /// `COMMAND DOCS` doc flags (`deprecated`, `syscmd`).
+    pub doc_flags: &'static [&'static str],
+    /// `COMMAND DOCS` deprecated_since (empty for none).
+    pub deprecated_since: &'static str,
+    /// `COMMAND DOCS` replaced_by (empty for none).
+    pub replaced_by: &'static str,
+    /// `COMMAND DOCS` history: (version, what changed).
+    pub history: &'static [(&'static str, &'static str)],
 }
 
 /// How `COMMAND INFO` finds where a key specification's keys begin.
@@ -336,6 +344,10 @@ pub const fn row(
         exec,
         subcommands: &[],
         key_specs: &[],
+        doc_flags: &[],
+        deprecated_since: "",
+        replaced_by: "",
+        history: &[],
     }
 }
 
@@ -367,6 +379,23 @@ impl CommandSpec {
     /// Sets the subcommands.
     pub const fn subs(mut self, subs: &'static [CommandSpec]) -> Self {
         self.subcommands = subs;
+        self
+    }
+    /// Sets the `COMMAND DOCS` history.
+    pub const fn history(mut self, history: &'static [(&'static str, &'static str)]) -> Self {
+        self.history = history;
+        self
+    }
+    /// Sets the `COMMAND DOCS` doc flags.
+    pub const fn doc_flags(mut self, flags: &'static [&'static str]) -> Self {
+        self.doc_flags = flags;
+        self
+    }
+    /// Marks the command deprecated, as `COMMAND DOCS` reports it.
+    pub const fn deprecated(mut self, since: &'static str, replaced_by: &'static str) -> Self {
+        self.doc_flags = &["deprecated"];
+        self.deprecated_since = since;
+        self.replaced_by = replaced_by;
         self
     }
     /// Sets the key specifications `COMMAND INFO` reports.

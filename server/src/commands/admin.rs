@@ -17,6 +17,10 @@ const LS: u32 = LOADING | STALE;
 
 static SLOWLOG_SUBS: &[CommandSpec] = &[
     row("get", -2, ADMIN | LS, Keys::None, Exec::Coord(slowlog_get))
+        .history(&[(
+            "4.0.0",
+            "Added client IP address, port and name to the reply.",
+        )])
         .acl(ADMIN_ACL)
         .tips(&["request_policy:all_nodes", "nondeterministic_output"])
         .doc(
@@ -132,6 +136,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .tips(&["nondeterministic_output"])
         .doc("server", "2.6.0", "Returns the server time.", "O(1)"),
     row("debug", -2, ADMIN | NOSCRIPT | LS, Keys::None, Exec::Coord(debug))
+        .doc_flags(&["syscmd"])
         .acl(ADMIN_ACL)
         .doc("server", "1.0.0", "A container for debugging commands.", "Depends on subcommand."),
     row(
@@ -141,6 +146,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         Keys::None,
         Exec::Coord(shutdown),
     )
+        .history(&[
+            ("7.0.0", "Added the `NOW`, `FORCE` and `ABORT` modifiers."),
+        ])
     .acl(ADMIN_ACL)
     .doc(
         "server",
@@ -667,6 +675,29 @@ fn lolwut(_ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn populate_pairs() {
+        assert_eq!(
+            populate_pair(b"key", 7, 0),
+            (b"key:7".to_vec(), b"value:7".to_vec())
+        );
+        // Padded with zero bytes, or cut.
+        assert_eq!(populate_pair(b"p", 1, 10).1, b"value:1\0\0\0".to_vec());
+        assert_eq!(populate_pair(b"p", 12, 3).1, b"val".to_vec());
+        // The key fits Redis's 128-byte buffer.
+        let long = vec![b'x'; 200];
+        assert_eq!(populate_pair(&long, 0, 0).0, vec![b'x'; 127]);
+    }
+
+    #[test]
+    fn populate_counts() {
+        assert_eq!(positive_long(b"0").ok(), Some(0));
+        assert_eq!(positive_long(b"12").ok(), Some(12));
+        for bad in [&b"-1"[..], b"1.5", b"+1", b" 1", b"", b"x"] {
+            assert!(positive_long(bad).is_err());
+        }
+    }
 
     #[test]
     fn c_number_prefixes() {

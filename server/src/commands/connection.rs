@@ -59,6 +59,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         Keys::None,
         Exec::Coord(hello),
     )
+        .history(&[
+            ("6.2.0", "`protover` made optional; when called without arguments the command reports the current connection's context."),
+        ])
     .acl(&["fast", "connection"])
     .doc(
         "connection",
@@ -73,6 +76,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         Keys::None,
         Exec::Coord(auth),
     )
+        .history(&[
+            ("6.0.0", "Added ACL style (username and password)."),
+        ])
     .acl(&["fast", "connection"])
     .doc(
         "connection",

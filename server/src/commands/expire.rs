@@ -13,6 +13,7 @@ use storage::{CmdError, CmdResult, Reply};
 /// The expiry family's rows.
 pub static COMMANDS: &[CommandSpec] = &[
     row("expire", -3, WRITE | FAST, KEY1, Exec::Shard(expire))
+        .history(&[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")])
         .key_specs(&[KeySpec::at(&["RW", "update"], 1)])
         .acl(&["keyspace", "write", "fast"])
         .doc(
@@ -22,6 +23,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("pexpire", -3, WRITE | FAST, KEY1, Exec::Shard(pexpire))
+        .history(&[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")])
         .key_specs(&[KeySpec::at(&["RW", "update"], 1)])
         .acl(&["keyspace", "write", "fast"])
         .doc(
@@ -31,6 +33,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("expireat", -3, WRITE | FAST, KEY1, Exec::Shard(expireat))
+        .history(&[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")])
         .key_specs(&[KeySpec::at(&["RW", "update"], 1)])
         .acl(&["keyspace", "write", "fast"])
         .doc(
@@ -40,6 +43,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("pexpireat", -3, WRITE | FAST, KEY1, Exec::Shard(pexpireat))
+        .history(&[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")])
         .key_specs(&[KeySpec::at(&["RW", "update"], 1)])
         .acl(&["keyspace", "write", "fast"])
         .doc(
@@ -49,6 +53,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("ttl", 2, READONLY | FAST, KEY1, Exec::Shard(ttl))
+        .history(&[("2.8.0", "Added the -2 reply.")])
         .key_specs(&[KeySpec::at(&["RO", "access"], 1)])
         .acl(&["keyspace", "read", "fast"])
         .tips(&["nondeterministic_output"])
@@ -59,6 +64,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("pttl", 2, READONLY | FAST, KEY1, Exec::Shard(pttl))
+        .history(&[("2.8.0", "Added the -2 reply.")])
         .key_specs(&[KeySpec::at(&["RO", "access"], 1)])
         .acl(&["keyspace", "read", "fast"])
         .tips(&["nondeterministic_output"])

@@ -54,6 +54,10 @@ static COMMAND_SUBS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("info", -2, LS, Keys::None, Exec::Coord(info))
+        .history(&[(
+            "7.0.0",
+            "Allowed to be called with no argument to get info on all commands.",
+        )])
         .acl(CONN)
         .tips(&["nondeterministic_output_order"])
         .doc(
@@ -304,6 +308,31 @@ fn doc_map(c: &CommandSpec) -> Reply {
     if !c.complexity.is_empty() {
         m.push(kv("complexity", Reply::bulk_static(c.complexity)));
     }
+    if !c.doc_flags.is_empty() {
+        m.push(kv("doc_flags", status_set(c.doc_flags.iter().copied())));
+    }
+    if !c.deprecated_since.is_empty() {
+        m.push(kv(
+            "deprecated_since",
+            Reply::bulk_static(c.deprecated_since),
+        ));
+    }
+    if !c.replaced_by.is_empty() {
+        m.push(kv("replaced_by", Reply::bulk_static(c.replaced_by)));
+    }
+    if !c.history.is_empty() {
+        m.push(kv(
+            "history",
+            Reply::Set(
+                c.history
+                    .iter()
+                    .map(|(v, what)| {
+                        Reply::Array(vec![Reply::bulk_static(v), Reply::bulk_static(what)])
+                    })
+                    .collect(),
+            ),
+        ));
+    }
     if !c.subcommands.is_empty() {
         m.push(kv(
             "subcommands",
@@ -528,35 +557,19 @@ mod tests {
     #[test]
     fn legacy_range_from_specs() {
         const A: &[&str] = &["RW"];
-        let one = [KeySpec {
-            flags: A,
-            begin: BeginSearch::Index(1),
-            find: FindKeys::Range {
-                lastkey: -1,
-                keystep: 2,
-                limit: 0,
-            },
-        }];
+        let one = [KeySpec::range(A, 1, -1, 2)];
         assert_eq!(legacy_range(&one), ((1, -1, 2), false));
         let two = [
-            KeySpec {
-                flags: A,
-                begin: BeginSearch::Index(1),
-                find: FindKeys::Range {
-                    lastkey: 0,
-                    keystep: 1,
-                    limit: 0,
-                },
-            },
-            KeySpec {
-                flags: A,
-                begin: BeginSearch::Index(2),
-                find: FindKeys::KeyNum {
+            KeySpec::at(A, 1),
+            KeySpec::new(
+                A,
+                BeginSearch::Index(2),
+                FindKeys::KeyNum {
                     keynumidx: 0,
                     firstkey: 1,
                     keystep: 1,
                 },
-            },
+            ),
         ];
         assert_eq!(legacy_range(&two), ((1, 1, 1), true));
     }

@@ -113,6 +113,9 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.",
         ),
     row("exists", -2, READONLY | FAST, ALL_KEYS, Exec::Shard(exists))
+        .history(&[
+            ("3.0.3", "Accepts multiple `key` arguments."),
+        ])
         .key_specs(&[KeySpec::range(&["RO"], 1, -1, 1)])
         .acl(&["keyspace", "read", "fast"])
         .tips(MULTI_SHARD_SUM)
@@ -154,6 +157,9 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("renamenx", 3, WRITE | FAST, KEY1_2, Exec::Shard(renamenx))
+        .history(&[
+            ("3.2.0", "The command no longer returns an error when source and destination names are the same."),
+        ])
         .key_specs(&[
             KeySpec::at(&["RW", "access", "delete"], 1),
             KeySpec::at(&["OW", "insert"], 2),
@@ -219,6 +225,10 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("flushdb", -1, WRITE, Keys::None, Exec::Coord(flushdb))
+        .history(&[
+            ("4.0.0", "Added the `ASYNC` flushing mode modifier."),
+            ("6.2.0", "Added the `SYNC` flushing mode modifier."),
+        ])
         .acl(&["keyspace", "write", "slow", "dangerous"])
         .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
         .doc(
@@ -228,6 +238,10 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(N) where N is the number of keys in the selected database",
         ),
     row("flushall", -1, WRITE, Keys::None, Exec::Coord(flushall))
+        .history(&[
+            ("4.0.0", "Added the `ASYNC` flushing mode modifier."),
+            ("6.2.0", "Added the `SYNC` flushing mode modifier."),
+        ])
         .acl(&["keyspace", "write", "slow", "dangerous"])
         .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
         .doc(
@@ -245,6 +259,9 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(N) where N is the count of clients watching or blocking on keys from both databases.",
         ),
     row("scan", -2, READONLY, Keys::None, Exec::Coord(scan))
+        .history(&[
+            ("6.0.0", "Added the `TYPE` subcommand."),
+        ])
         .acl(&["keyspace", "read", "slow"])
         .tips(&[
             "nondeterministic_output",

@@ -32,6 +32,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         .acl(&["read", "string", "fast"])
         .doc("string", "1.0.0", "Returns the string value of a key.", "O(1)"),
     row("set", -3, WRITE | DENYOOM, KEY1, Exec::Shard(set))
+        .history(&[
+            ("2.6.12", "Added the `EX`, `PX`, `NX` and `XX` options."),
+            ("6.0.0", "Added the `KEEPTTL` option."),
+            ("6.2.0", "Added the `GET`, `EXAT` and `PXAT` option."),
+            ("7.0.0", "Allowed the `NX` and `GET` options to be used together."),
+        ])
         .key_specs(&[
             KeySpec::at(&["RW", "access", "update", "variable_flags"], 1)
                 .notes("RW and ACCESS due to the optional `GET` argument"),
@@ -71,6 +77,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("getset", 3, WRITE | DENYOOM | FAST, KEY1, Exec::Shard(getset))
+        .deprecated("6.2.0", "`SET` with the `!GET` argument")
         .key_specs(&[KeySpec::at(&["RW", "access", "update"], 1)])
         .acl(&["write", "string", "fast"])
         .doc(
@@ -202,6 +209,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
         ),
     row("substr", 4, READONLY, KEY1, Exec::Shard(getrange))
+        .deprecated("2.0.0", "`GETRANGE`")
         .key_specs(&[KeySpec::at(&["RO", "access"], 1)])
         .acl(&["read", "string", "slow"])
         .doc(
