@@ -141,8 +141,11 @@ fn unknown_command(argv: &[Bytes]) -> Reply {
     ))
 }
 
-fn trunc(b: &[u8], max: usize) -> String {
-    String::from_utf8_lossy(&b[..b.len().min(max)]).into_owned()
+/// Redis's `%.*s` of an argument: at most `max` bytes, and it stops at a
+/// NUL byte (the argument is read as a C string).
+pub(crate) fn trunc(b: &[u8], max: usize) -> String {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len()).min(max);
+    String::from_utf8_lossy(&b[..end]).into_owned()
 }
 
 /// The checks every command passes before it runs.

@@ -144,6 +144,14 @@ pub struct CommandSpec {
     /// Key specifications as `COMMAND INFO` reports them. Empty means
     /// "derive one from `keys`" (see [`CommandSpec::derived_key_specs`]).
     pub key_specs: &'static [KeySpec],
+    /// `COMMAND DOCS` doc flags (`deprecated`, `syscmd`).
+    pub doc_flags: &'static [&'static str],
+    /// `COMMAND DOCS` deprecated_since (empty for none).
+    pub deprecated_since: &'static str,
+    /// `COMMAND DOCS` replaced_by (empty for none).
+    pub replaced_by: &'static str,
+    /// `COMMAND DOCS` history: (version, what changed).
+    pub history: &'static [(&'static str, &'static str)],
 }
 
 /// How `COMMAND INFO` finds where a key specification's keys begin.
@@ -198,6 +206,55 @@ pub struct KeySpec {
     pub begin: BeginSearch,
     /// How the keys follow.
     pub find: FindKeys,
+    /// Free text `COMMAND INFO` prints first as `notes` (empty for none).
+    pub notes: &'static str,
+}
+
+impl KeySpec {
+    /// A key specification without notes.
+    pub const fn new(flags: &'static [&'static str], begin: BeginSearch, find: FindKeys) -> Self {
+        KeySpec {
+            flags,
+            begin,
+            find,
+            notes: "",
+        }
+    }
+    /// The common case: one key at argument `index`.
+    pub const fn at(flags: &'static [&'static str], index: i32) -> Self {
+        KeySpec::new(
+            flags,
+            BeginSearch::Index(index),
+            FindKeys::Range {
+                lastkey: 0,
+                keystep: 1,
+                limit: 0,
+            },
+        )
+    }
+    /// Keys from argument `index` to `lastkey` (relative to `index`, or
+    /// negative from the end), every `keystep`.
+    pub const fn range(
+        flags: &'static [&'static str],
+        index: i32,
+        lastkey: i32,
+        keystep: i32,
+    ) -> Self {
+        KeySpec::new(
+            flags,
+            BeginSearch::Index(index),
+            FindKeys::Range {
+                lastkey,
+                keystep,
+                limit: 0,
+            },
+        )
+    }
+    /// Sets the notes.
+    pub const fn notes(mut self, notes: &'static str) -> Self {
+        self.notes = notes;
+        self
+    }
 }
 
 impl CommandSpec {
@@ -287,6 +344,10 @@ pub const fn row(
         exec,
         subcommands: &[],
         key_specs: &[],
+        doc_flags: &[],
+        deprecated_since: "",
+        replaced_by: "",
+        history: &[],
     }
 }
 
@@ -318,6 +379,23 @@ impl CommandSpec {
     /// Sets the subcommands.
     pub const fn subs(mut self, subs: &'static [CommandSpec]) -> Self {
         self.subcommands = subs;
+        self
+    }
+    /// Sets the `COMMAND DOCS` history.
+    pub const fn history(mut self, history: &'static [(&'static str, &'static str)]) -> Self {
+        self.history = history;
+        self
+    }
+    /// Sets the `COMMAND DOCS` doc flags.
+    pub const fn doc_flags(mut self, flags: &'static [&'static str]) -> Self {
+        self.doc_flags = flags;
+        self
+    }
+    /// Marks the command deprecated, as `COMMAND DOCS` reports it.
+    pub const fn deprecated(mut self, since: &'static str, replaced_by: &'static str) -> Self {
+        self.doc_flags = &["deprecated"];
+        self.deprecated_since = since;
+        self.replaced_by = replaced_by;
         self
     }
     /// Sets the key specifications `COMMAND INFO` reports.
@@ -359,6 +437,7 @@ impl CommandSpec {
                         keystep: step as i32,
                         limit: 0,
                     },
+                    notes: "",
                 }]
             }
             Keys::NumKeys { numkeys, extra } => {
@@ -372,6 +451,7 @@ impl CommandSpec {
                             keystep: 1,
                             limit: 0,
                         },
+                        notes: "",
                     });
                 }
                 v.push(KeySpec {
@@ -382,6 +462,7 @@ impl CommandSpec {
                         firstkey: 1,
                         keystep: 1,
                     },
+                    notes: "",
                 });
                 v
             }
@@ -389,6 +470,7 @@ impl CommandSpec {
                 flags,
                 begin: BeginSearch::Unknown,
                 find: FindKeys::Unknown,
+                notes: "",
             }],
         }
     }

@@ -1,11 +1,12 @@
 //! Server administration: TIME, DEBUG, SHUTDOWN, SLOWLOG, LATENCY, WAIT,
-//! LOLWUT.
+//! ROLE, LOLWUT.
 
 use crate::command::args::is;
 use crate::command::flags::*;
 use crate::command::{row, CmdFuture, CommandSpec, Exec, Keys};
 use crate::commands::client::{help_reply, parse_timeout_ms, subcommand_syntax_error};
 use crate::conn::ConnCtx;
+use crate::dispatch::on_all_shards;
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -16,6 +17,10 @@ const LS: u32 = LOADING | STALE;
 
 static SLOWLOG_SUBS: &[CommandSpec] = &[
     row("get", -2, ADMIN | LS, Keys::None, Exec::Coord(slowlog_get))
+        .history(&[(
+            "4.0.0",
+            "Added client IP address, port and name to the reply.",
+        )])
         .acl(ADMIN_ACL)
         .tips(&["request_policy:all_nodes", "nondeterministic_output"])
         .doc(
@@ -131,6 +136,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .tips(&["nondeterministic_output"])
         .doc("server", "2.6.0", "Returns the server time.", "O(1)"),
     row("debug", -2, ADMIN | NOSCRIPT | LS, Keys::None, Exec::Coord(debug))
+        .doc_flags(&["syscmd"])
         .acl(ADMIN_ACL)
         .doc("server", "1.0.0", "A container for debugging commands.", "Depends on subcommand."),
     row(
@@ -140,6 +146,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         Keys::None,
         Exec::Coord(shutdown),
     )
+        .history(&[
+            ("7.0.0", "Added the `NOW`, `FORCE` and `ABORT` modifiers."),
+        ])
     .acl(ADMIN_ACL)
     .doc(
         "server",
@@ -164,10 +173,30 @@ pub static COMMANDS: &[CommandSpec] = &[
             "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.",
             "O(1)",
         ),
+    row(
+        "role",
+        1,
+        NOSCRIPT | LS | FAST | SENTINEL,
+        Keys::None,
+        Exec::Coord(role),
+    )
+    .acl(&["admin", "fast", "dangerous"])
+    .doc("server", "2.8.12", "Returns the replication role.", "O(1)"),
     row("lolwut", -1, READONLY | FAST, Keys::None, Exec::Coord(lolwut))
         .acl(&["read", "fast"])
         .doc("server", "5.0.0", "Displays computer art and the Redis version", ""),
 ];
+
+/// ROLE: magpie is always a master without replicas, at offset 0.
+fn role(_ctx: &mut ConnCtx, _argv: Vec<Bytes>) -> CmdFuture<'_> {
+    Box::pin(async move {
+        Ok(Reply::Array(vec![
+            Reply::bulk_static("master"),
+            Reply::Int(0),
+            Reply::Array(Vec::new()),
+        ]))
+    })
+}
 
 fn unix_now() -> Duration {
     std::time::SystemTime::now()
@@ -252,6 +281,9 @@ fn debug(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
         if is(sub, "object") && argv.len() == 3 {
             return debug_object(ctx, argv[2].clone()).await;
         }
+        if is(sub, "populate") && (3..=5).contains(&argv.len()) {
+            return debug_populate(ctx, &argv).await;
+        }
         Err(subcommand_syntax_error(sub, "DEBUG"))
     })
 }
@@ -335,6 +367,96 @@ fn debug_object(ctx: &mut ConnCtx, key: Bytes) -> CmdFuture<'_> {
                 .await
                 .unwrap_or_else(|| Err(CmdError::msg("ERR server is shutting down")))
         }
+    })
+}
+
+/// Redis's `getPositiveLongFromObjectOrReply` with its default message.
+fn positive_long(b: &[u8]) -> CmdResult<u64> {
+    match storage::numfmt::parse_i64(b) {
+        Some(n) if n >= 0 => Ok(n as u64),
+        _ => Err(CmdError::msg("ERR value is out of range, must be positive")),
+    }
+}
+
+/// The most keys DEBUG POPULATE accepts. Redis first sizes its hash table
+/// for `count` keys and fails (or dies) when that allocation does; past
+/// 2^32 keys no real machine has the memory.
+const POPULATE_MAX: u64 = 1 << 32;
+
+/// The `j`th key and value of DEBUG POPULATE: `prefix:j` (Redis formats it
+/// into a 128-byte buffer, so at most 127 bytes, and the prefix is a C
+/// string) and `value:j`, zero-padded or cut to `size` when `size > 0`.
+fn populate_pair(prefix: &[u8], j: u64, size: usize) -> (Vec<u8>, Vec<u8>) {
+    let mut key = Vec::with_capacity(prefix.len() + 21);
+    key.extend_from_slice(prefix);
+    key.push(b':');
+    key.extend_from_slice(j.to_string().as_bytes());
+    key.truncate(127);
+    let text = format!("value:{j}").into_bytes();
+    let value = if size == 0 {
+        text
+    } else {
+        let mut v = vec![0u8; size];
+        let n = size.min(text.len());
+        v[..n].copy_from_slice(&text[..n]);
+        v
+    };
+    (key, value)
+}
+
+/// DEBUG POPULATE count [prefix] [size]: each shard adds the keys it owns
+/// in the client's database, skipping keys that exist.
+fn debug_populate<'a>(ctx: &'a mut ConnCtx, argv: &[Bytes]) -> CmdFuture<'a> {
+    let count = positive_long(&argv[2]);
+    let mut prefix: Vec<u8> = match argv.get(3) {
+        Some(p) => p.to_vec(),
+        None => b"key".to_vec(),
+    };
+    if let Some(nul) = prefix.iter().position(|&b| b == 0) {
+        prefix.truncate(nul);
+    }
+    let size = match argv.get(4) {
+        Some(s) => positive_long(s),
+        None => Ok(0),
+    };
+    Box::pin(async move {
+        let count = count?;
+        if count > POPULATE_MAX {
+            return Err(CmdError::msg("ERR OOM in dictTryExpand"));
+        }
+        let size = usize::try_from(size?)
+            .map_err(|_| CmdError::msg("ERR value is out of range, must be positive"))?;
+        // The values are allocated for real, as in Redis; refuse sizes that
+        // could not be allocated rather than abort.
+        if size > ctx.worker.env.borrow().limits.proto_max_bulk_len as usize {
+            return Err(CmdError::msg(
+                "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
+            ));
+        }
+        let db = ctx.client.db;
+        let nshards = ctx.worker.shared.nshards;
+        let prefix = std::sync::Arc::new(prefix);
+        on_all_shards(ctx, move |env| {
+            let id = env.shard.id;
+            let now = env.shard.now_ms();
+            let Some(d) = env.shard.dbs.get_mut(db) else {
+                return;
+            };
+            for j in 0..count {
+                let (key, value) = populate_pair(&prefix, j, 0);
+                if crate::slot::shard_of(&key, nshards) != id || d.contains(&key, now) {
+                    continue;
+                }
+                let value = if size == 0 {
+                    value
+                } else {
+                    populate_pair(&prefix, j, size).1
+                };
+                d.insert(&key, Value::Str(storage::Str::from_bytes(&value)), now);
+            }
+        })
+        .await;
+        Ok(Reply::Ok)
     })
 }
 
@@ -553,6 +675,29 @@ fn lolwut(_ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn populate_pairs() {
+        assert_eq!(
+            populate_pair(b"key", 7, 0),
+            (b"key:7".to_vec(), b"value:7".to_vec())
+        );
+        // Padded with zero bytes, or cut.
+        assert_eq!(populate_pair(b"p", 1, 10).1, b"value:1\0\0\0".to_vec());
+        assert_eq!(populate_pair(b"p", 12, 3).1, b"val".to_vec());
+        // The key fits Redis's 128-byte buffer.
+        let long = vec![b'x'; 200];
+        assert_eq!(populate_pair(&long, 0, 0).0, vec![b'x'; 127]);
+    }
+
+    #[test]
+    fn populate_counts() {
+        assert_eq!(positive_long(b"0").ok(), Some(0));
+        assert_eq!(positive_long(b"12").ok(), Some(12));
+        for bad in [&b"-1"[..], b"1.5", b"+1", b" 1", b"", b"x"] {
+            assert!(positive_long(bad).is_err());
+        }
+    }
 
     #[test]
     fn c_number_prefixes() {

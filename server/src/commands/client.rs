@@ -54,6 +54,13 @@ static CLIENT_SUBS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("kill", -3, ADMIN | SUB, Keys::None, Exec::Coord(kill))
+        .history(&[
+            ("2.8.12", "Added new filter format."),
+            ("2.8.12", "`ID` option."),
+            ("3.2.0", "Added `master` type in for `TYPE` option."),
+            ("5.0.0", "Replaced `slave` `TYPE` with `replica`. `slave` still supported for backward compatibility."),
+            ("6.2.0", "`LADDR` option."),
+        ])
         .acl(ADMIN_CONN)
         .doc(
             "connection",
@@ -62,6 +69,16 @@ static CLIENT_SUBS: &[CommandSpec] = &[
             "O(N) where N is the number of client connections",
         ),
     row("list", -2, ADMIN | SUB, Keys::None, Exec::Coord(list))
+        .history(&[
+            ("2.8.12", "Added unique client `id` field."),
+            ("5.0.0", "Added optional `TYPE` filter."),
+            ("6.0.0", "Added `user` field."),
+            ("6.2.0", "Added `argv-mem`, `tot-mem`, `laddr` and `redir` fields and the optional `ID` filter."),
+            ("7.0.0", "Added `resp`, `multi-mem`, `rbs` and `rbp` fields."),
+            ("7.0.3", "Added `ssub` field."),
+            ("7.2.0", "Added `lib-name` and `lib-ver` fields."),
+            ("7.4.0", "Added `watch` field."),
+        ])
         .acl(ADMIN_CONN)
         .tips(&["nondeterministic_output"])
         .doc(
@@ -93,6 +110,9 @@ static CLIENT_SUBS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("pause", -3, ADMIN | SUB, Keys::None, Exec::Coord(pause))
+        .history(&[
+            ("6.2.0", "`CLIENT PAUSE WRITE` mode added along with the `mode` option."),
+        ])
         .acl(ADMIN_CONN)
         .doc(
             "connection",
@@ -486,7 +506,7 @@ pub fn subcommand_syntax_error(sub: &[u8], container: &str) -> CmdError {
     CmdError::Other(
         format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
-            String::from_utf8_lossy(&sub[..sub.len().min(128)]),
+            crate::dispatch::trunc(sub, 128),
             container
         )
         .into(),

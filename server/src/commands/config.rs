@@ -21,6 +21,10 @@ const SUBS: &[CommandSpec] = &[
         Keys::None,
         Exec::Coord(config_get),
     )
+    .history(&[(
+        "7.0.0",
+        "Added the ability to pass multiple pattern parameters in one call",
+    )])
     .acl(&["admin", "slow", "dangerous"])
     .doc(
         "server",
@@ -35,6 +39,10 @@ const SUBS: &[CommandSpec] = &[
         Keys::None,
         Exec::Coord(config_set),
     )
+    .history(&[(
+        "7.0.0",
+        "Added the ability to set multiple parameters in one call.",
+    )])
     .acl(&["admin", "slow", "dangerous"])
     .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
     .doc(

@@ -20,9 +20,15 @@ pub static COMMANDS: &[CommandSpec] = &[
             "Returns the server's liveliness response.",
             "O(1)",
         ),
-    row("echo", 2, FAST, Keys::None, Exec::Coord(echo))
-        .acl(&["fast", "connection"])
-        .doc("connection", "1.0.0", "Returns the given string.", "O(1)"),
+    row(
+        "echo",
+        2,
+        LOADING | STALE | FAST,
+        Keys::None,
+        Exec::Coord(echo),
+    )
+    .acl(&["fast", "connection"])
+    .doc("connection", "1.0.0", "Returns the given string.", "O(1)"),
     row(
         "select",
         2,
@@ -53,6 +59,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         Keys::None,
         Exec::Coord(hello),
     )
+        .history(&[
+            ("6.2.0", "`protover` made optional; when called without arguments the command reports the current connection's context."),
+        ])
     .acl(&["fast", "connection"])
     .doc(
         "connection",
@@ -67,6 +76,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         Keys::None,
         Exec::Coord(auth),
     )
+        .history(&[
+            ("6.0.0", "Added ACL style (username and password)."),
+        ])
     .acl(&["fast", "connection"])
     .doc(
         "connection",

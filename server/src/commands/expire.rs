@@ -6,13 +6,15 @@
 //! as DEL and does not count it in `expired_keys`).
 
 use crate::command::flags::*;
-use crate::command::{row, CommandSpec, Exec, ShardCtx, KEY1};
+use crate::command::{row, CommandSpec, Exec, KeySpec, ShardCtx, KEY1};
 use bytes::Bytes;
 use storage::{CmdError, CmdResult, Reply};
 
 /// The expiry family's rows.
 pub static COMMANDS: &[CommandSpec] = &[
     row("expire", -3, WRITE | FAST, KEY1, Exec::Shard(expire))
+        .history(&[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")])
+        .key_specs(&[KeySpec::at(&["RW", "update"], 1)])
         .acl(&["keyspace", "write", "fast"])
         .doc(
             "generic",
@@ -21,6 +23,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("pexpire", -3, WRITE | FAST, KEY1, Exec::Shard(pexpire))
+        .history(&[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")])
+        .key_specs(&[KeySpec::at(&["RW", "update"], 1)])
         .acl(&["keyspace", "write", "fast"])
         .doc(
             "generic",
@@ -29,6 +33,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("expireat", -3, WRITE | FAST, KEY1, Exec::Shard(expireat))
+        .history(&[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")])
+        .key_specs(&[KeySpec::at(&["RW", "update"], 1)])
         .acl(&["keyspace", "write", "fast"])
         .doc(
             "generic",
@@ -37,6 +43,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("pexpireat", -3, WRITE | FAST, KEY1, Exec::Shard(pexpireat))
+        .history(&[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")])
+        .key_specs(&[KeySpec::at(&["RW", "update"], 1)])
         .acl(&["keyspace", "write", "fast"])
         .doc(
             "generic",
@@ -45,6 +53,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("ttl", 2, READONLY | FAST, KEY1, Exec::Shard(ttl))
+        .history(&[("2.8.0", "Added the -2 reply.")])
+        .key_specs(&[KeySpec::at(&["RO", "access"], 1)])
         .acl(&["keyspace", "read", "fast"])
         .tips(&["nondeterministic_output"])
         .doc(
@@ -54,6 +64,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("pttl", 2, READONLY | FAST, KEY1, Exec::Shard(pttl))
+        .history(&[("2.8.0", "Added the -2 reply.")])
+        .key_specs(&[KeySpec::at(&["RO", "access"], 1)])
         .acl(&["keyspace", "read", "fast"])
         .tips(&["nondeterministic_output"])
         .doc(
@@ -69,6 +81,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         KEY1,
         Exec::Shard(expiretime),
     )
+    .key_specs(&[KeySpec::at(&["RO", "access"], 1)])
     .acl(&["keyspace", "read", "fast"])
     .doc(
         "generic",
@@ -83,6 +96,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         KEY1,
         Exec::Shard(pexpiretime),
     )
+    .key_specs(&[KeySpec::at(&["RO", "access"], 1)])
     .acl(&["keyspace", "read", "fast"])
     .doc(
         "generic",
@@ -91,6 +105,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(1)",
     ),
     row("persist", 2, WRITE | FAST, KEY1, Exec::Shard(persist))
+        .key_specs(&[KeySpec::at(&["RW", "update"], 1)])
         .acl(&["keyspace", "write", "fast"])
         .doc(
             "generic",

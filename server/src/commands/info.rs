@@ -22,6 +22,10 @@ use storage::Reply;
 pub static COMMANDS: &[CommandSpec] =
     &[
         row("info", -1, LOADING | STALE, Keys::None, Exec::Coord(info))
+            .history(&[(
+                "7.0.0",
+                "Added support for taking multiple section arguments.",
+            )])
             .acl(&["slow", "dangerous"])
             .tips(&[
                 "nondeterministic_output",

@@ -54,6 +54,10 @@ static COMMAND_SUBS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("info", -2, LS, Keys::None, Exec::Coord(info))
+        .history(&[(
+            "7.0.0",
+            "Allowed to be called with no argument to get info on all commands.",
+        )])
         .acl(CONN)
         .tips(&["nondeterministic_output_order"])
         .doc(
@@ -161,11 +165,14 @@ fn key_spec_reply(ks: &KeySpec) -> Reply {
             kv("spec", Reply::Map(vec![])),
         ]),
     };
-    Reply::Map(vec![
-        kv("flags", status_set(ks.flags.iter().copied())),
-        kv("begin_search", begin),
-        kv("find_keys", find),
-    ])
+    let mut m = Vec::with_capacity(4);
+    if !ks.notes.is_empty() {
+        m.push(kv("notes", Reply::bulk_static(ks.notes)));
+    }
+    m.push(kv("flags", status_set(ks.flags.iter().copied())));
+    m.push(kv("begin_search", begin));
+    m.push(kv("find_keys", find));
+    Reply::Map(m)
 }
 
 /// Redis's legacy (first, last, step) and whether keys are "movable",
@@ -226,6 +233,8 @@ fn info_row(c: &CommandSpec, parent: Option<&CommandSpec>) -> Reply {
     let ((first, last, step), movable) = legacy_range(&specs);
     let mut flag_names: Vec<&str> = NAMES
         .iter()
+        // Redis hides `may_replicate` and `sentinel` on purpose.
+        .filter(|(bit, _)| *bit != MAY_REPLICATE && *bit != SENTINEL)
         .filter(|(bit, _)| c.has(*bit) || (*bit == MOVABLEKEYS && movable))
         .map(|(_, n)| *n)
         .collect();
@@ -241,8 +250,18 @@ fn info_row(c: &CommandSpec, parent: Option<&CommandSpec>) -> Reply {
         status_set(acl.iter().map(|s| s.as_str())),
         Reply::Set(c.tips.iter().map(|t| Reply::bulk_static(t)).collect()),
         Reply::Set(specs.iter().map(key_spec_reply).collect()),
-        Reply::Array(c.subcommands.iter().map(|s| info_row(s, Some(c))).collect()),
+        subcommands_reply(c),
     ])
+}
+
+/// The subcommand rows: an empty *set* when there are none (Redis's
+/// `addReplySetLen(c, 0)`), an array otherwise.
+fn subcommands_reply(c: &CommandSpec) -> Reply {
+    if c.subcommands.is_empty() {
+        Reply::Set(Vec::new())
+    } else {
+        Reply::Array(c.subcommands.iter().map(|s| info_row(s, Some(c))).collect())
+    }
 }
 
 /// Finds a command by `name` or `container|sub`.
@@ -288,6 +307,31 @@ fn doc_map(c: &CommandSpec) -> Reply {
     ];
     if !c.complexity.is_empty() {
         m.push(kv("complexity", Reply::bulk_static(c.complexity)));
+    }
+    if !c.doc_flags.is_empty() {
+        m.push(kv("doc_flags", status_set(c.doc_flags.iter().copied())));
+    }
+    if !c.deprecated_since.is_empty() {
+        m.push(kv(
+            "deprecated_since",
+            Reply::bulk_static(c.deprecated_since),
+        ));
+    }
+    if !c.replaced_by.is_empty() {
+        m.push(kv("replaced_by", Reply::bulk_static(c.replaced_by)));
+    }
+    if !c.history.is_empty() {
+        m.push(kv(
+            "history",
+            Reply::Set(
+                c.history
+                    .iter()
+                    .map(|(v, what)| {
+                        Reply::Array(vec![Reply::bulk_static(v), Reply::bulk_static(what)])
+                    })
+                    .collect(),
+            ),
+        ));
     }
     if !c.subcommands.is_empty() {
         m.push(kv(
@@ -431,18 +475,46 @@ fn flags_at(specs: &[KeySpec], pos: usize, argc: usize) -> &'static [&'static st
     specs.first().map(|ks| ks.flags).unwrap_or(&[])
 }
 
+/// The key flags of a command whose key spec says `variable_flags`, as
+/// its Redis `getkeys_proc` computes them from the arguments (`argv[0]` is
+/// the command name).
+fn variable_flags(cmd: &CommandSpec, argv: &[Bytes]) -> Option<&'static [&'static str]> {
+    match cmd.name {
+        // setGetKeys: a GET argument (compared as a C string) makes it a read too.
+        "set" => {
+            let get = argv.iter().skip(3).any(|a| {
+                a.len() >= 3
+                    && a[..3].eq_ignore_ascii_case(b"get")
+                    && a.get(3).is_none_or(|&b| b == 0)
+            });
+            Some(if get {
+                &["RW", "access", "update"]
+            } else {
+                &["OW", "update"]
+            })
+        }
+        _ => None,
+    }
+}
+
 fn getkeysandflags(_ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
     Box::pin(async move {
         let (cmd, positions) = getkeys_target(&argv)?;
         let specs = cmd.derived_key_specs();
         let argc = argv.len() - 2;
+        let variable = variable_flags(cmd, &argv[2..]);
         Ok(Reply::Array(
             positions
                 .iter()
                 .map(|&p| {
                     Reply::Array(vec![
                         Reply::Bulk(argv[2 + p].clone()),
-                        status_set(flags_at(&specs, p, argc).iter().copied()),
+                        status_set(
+                            variable
+                                .unwrap_or_else(|| flags_at(&specs, p, argc))
+                                .iter()
+                                .copied(),
+                        ),
                     ])
                 })
                 .collect(),
@@ -485,35 +557,19 @@ mod tests {
     #[test]
     fn legacy_range_from_specs() {
         const A: &[&str] = &["RW"];
-        let one = [KeySpec {
-            flags: A,
-            begin: BeginSearch::Index(1),
-            find: FindKeys::Range {
-                lastkey: -1,
-                keystep: 2,
-                limit: 0,
-            },
-        }];
+        let one = [KeySpec::range(A, 1, -1, 2)];
         assert_eq!(legacy_range(&one), ((1, -1, 2), false));
         let two = [
-            KeySpec {
-                flags: A,
-                begin: BeginSearch::Index(1),
-                find: FindKeys::Range {
-                    lastkey: 0,
-                    keystep: 1,
-                    limit: 0,
-                },
-            },
-            KeySpec {
-                flags: A,
-                begin: BeginSearch::Index(2),
-                find: FindKeys::KeyNum {
+            KeySpec::at(A, 1),
+            KeySpec::new(
+                A,
+                BeginSearch::Index(2),
+                FindKeys::KeyNum {
                     keynumidx: 0,
                     firstkey: 1,
                     keystep: 1,
                 },
-            },
+            ),
         ];
         assert_eq!(legacy_range(&two), ((1, 1, 1), true));
     }

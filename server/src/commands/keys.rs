@@ -11,7 +11,9 @@
 
 use crate::command::args::{is, Args};
 use crate::command::flags::*;
-use crate::command::{row, CmdFuture, CommandSpec, Exec, Keys, ShardCtx, ALL_KEYS, KEY1, KEY1_2};
+use crate::command::{
+    row, CmdFuture, CommandSpec, Exec, KeySpec, Keys, ShardCtx, ALL_KEYS, KEY1, KEY1_2,
+};
 use crate::conn::ConnCtx;
 use crate::dispatch::{on_all_shards, run_inline};
 use crate::tx::Tx;
@@ -33,6 +35,7 @@ const MULTI_SHARD_SUM: &[&str] = &["request_policy:multi_shard", "response_polic
 /// The OBJECT container's subcommands.
 static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
     row("encoding", 3, READONLY, KEY2, Exec::Shard(object_encoding))
+        .key_specs(&[KeySpec::at(&["RO"], 2)])
         .acl(&["keyspace", "read", "slow"])
         .tips(&["nondeterministic_output"])
         .doc(
@@ -42,6 +45,7 @@ static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("freq", 3, READONLY, KEY2, Exec::Shard(object_freq))
+        .key_specs(&[KeySpec::at(&["RO"], 2)])
         .acl(&["keyspace", "read", "slow"])
         .tips(&["nondeterministic_output"])
         .doc(
@@ -65,6 +69,7 @@ static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
         "O(1)",
     ),
     row("idletime", 3, READONLY, KEY2, Exec::Shard(object_idletime))
+        .key_specs(&[KeySpec::at(&["RO"], 2)])
         .acl(&["keyspace", "read", "slow"])
         .tips(&["nondeterministic_output"])
         .doc(
@@ -74,6 +79,7 @@ static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("refcount", 3, READONLY, KEY2, Exec::Shard(object_refcount))
+        .key_specs(&[KeySpec::at(&["RO"], 2)])
         .acl(&["keyspace", "read", "slow"])
         .tips(&["nondeterministic_output"])
         .doc(
@@ -87,6 +93,7 @@ static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
 /// The keyspace family's rows.
 pub static COMMANDS: &[CommandSpec] = &[
     row("del", -2, WRITE, ALL_KEYS, Exec::Shard(del))
+        .key_specs(&[KeySpec::range(&["RM", "delete"], 1, -1, 1)])
         .acl(&["keyspace", "write", "slow"])
         .tips(MULTI_SHARD_SUM)
         .doc(
@@ -96,6 +103,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).",
         ),
     row("unlink", -2, WRITE | FAST, ALL_KEYS, Exec::Shard(del))
+        .key_specs(&[KeySpec::range(&["RM", "delete"], 1, -1, 1)])
         .acl(&["keyspace", "write", "fast"])
         .tips(MULTI_SHARD_SUM)
         .doc(
@@ -105,6 +113,10 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.",
         ),
     row("exists", -2, READONLY | FAST, ALL_KEYS, Exec::Shard(exists))
+        .history(&[
+            ("3.0.3", "Accepts multiple `key` arguments."),
+        ])
+        .key_specs(&[KeySpec::range(&["RO"], 1, -1, 1)])
         .acl(&["keyspace", "read", "fast"])
         .tips(MULTI_SHARD_SUM)
         .doc(
@@ -114,6 +126,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(N) where N is the number of keys to check.",
         ),
     row("type", 2, READONLY | FAST, KEY1, Exec::Shard(type_cmd))
+        .key_specs(&[KeySpec::at(&["RO"], 1)])
         .acl(&["keyspace", "read", "fast"])
         .doc(
             "generic",
@@ -122,6 +135,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("touch", -2, READONLY | FAST, ALL_KEYS, Exec::Shard(touch))
+        .key_specs(&[KeySpec::range(&["RO"], 1, -1, 1)])
         .acl(&["keyspace", "read", "fast"])
         .tips(MULTI_SHARD_SUM)
         .doc(
@@ -131,6 +145,10 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(N) where N is the number of keys that will be touched.",
         ),
     row("rename", 3, WRITE, KEY1_2, Exec::Shard(rename))
+        .key_specs(&[
+            KeySpec::at(&["RW", "access", "delete"], 1),
+            KeySpec::at(&["OW", "update"], 2),
+        ])
         .acl(&["keyspace", "write", "slow"])
         .doc(
             "generic",
@@ -139,6 +157,13 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("renamenx", 3, WRITE | FAST, KEY1_2, Exec::Shard(renamenx))
+        .history(&[
+            ("3.2.0", "The command no longer returns an error when source and destination names are the same."),
+        ])
+        .key_specs(&[
+            KeySpec::at(&["RW", "access", "delete"], 1),
+            KeySpec::at(&["OW", "insert"], 2),
+        ])
         .acl(&["keyspace", "write", "fast"])
         .doc(
             "generic",
@@ -147,6 +172,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("copy", -3, WRITE | DENYOOM, KEY1_2, Exec::Shard(copy))
+        .key_specs(&[KeySpec::at(&["RO", "access"], 1), KeySpec::at(&["OW", "update"], 2)])
         .acl(&["keyspace", "write", "slow"])
         .doc(
             "generic",
@@ -155,6 +181,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.",
         ),
     row("move", 3, WRITE | FAST, KEY1, Exec::Shard(move_cmd))
+        .key_specs(&[KeySpec::at(&["RW", "access", "update"], 1)])
         .acl(&["keyspace", "write", "fast"])
         .doc("generic", "1.0.0", "Moves a key to another database.", "O(1)"),
     row("object", -2, 0, Keys::None, Exec::Container)
@@ -198,6 +225,10 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("flushdb", -1, WRITE, Keys::None, Exec::Coord(flushdb))
+        .history(&[
+            ("4.0.0", "Added the `ASYNC` flushing mode modifier."),
+            ("6.2.0", "Added the `SYNC` flushing mode modifier."),
+        ])
         .acl(&["keyspace", "write", "slow", "dangerous"])
         .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
         .doc(
@@ -207,6 +238,10 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(N) where N is the number of keys in the selected database",
         ),
     row("flushall", -1, WRITE, Keys::None, Exec::Coord(flushall))
+        .history(&[
+            ("4.0.0", "Added the `ASYNC` flushing mode modifier."),
+            ("6.2.0", "Added the `SYNC` flushing mode modifier."),
+        ])
         .acl(&["keyspace", "write", "slow", "dangerous"])
         .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
         .doc(
@@ -224,6 +259,9 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(N) where N is the count of clients watching or blocking on keys from both databases.",
         ),
     row("scan", -2, READONLY, Keys::None, Exec::Coord(scan))
+        .history(&[
+            ("6.0.0", "Added the `TYPE` subcommand."),
+        ])
         .acl(&["keyspace", "read", "slow"])
         .tips(&[
             "nondeterministic_output",

@@ -11,7 +11,7 @@
 //! follows Redis's order (option syntax, then numbers, then the key's type).
 
 use crate::command::flags::*;
-use crate::command::{row, CommandSpec, Exec, Keys, ShardCtx, KEY1, KEY1_2};
+use crate::command::{row, CommandSpec, Exec, KeySpec, Keys, ShardCtx, KEY1, KEY1_2};
 use bytes::Bytes;
 use storage::numfmt;
 use storage::numfmt::LongDouble;
@@ -28,9 +28,20 @@ const KEYS_STEP2: Keys = Keys::Range {
 /// The string family's rows.
 pub static COMMANDS: &[CommandSpec] = &[
     row("get", 2, READONLY | FAST, KEY1, Exec::Shard(get))
+        .key_specs(&[KeySpec::at(&["RO", "access"], 1)])
         .acl(&["read", "string", "fast"])
         .doc("string", "1.0.0", "Returns the string value of a key.", "O(1)"),
     row("set", -3, WRITE | DENYOOM, KEY1, Exec::Shard(set))
+        .history(&[
+            ("2.6.12", "Added the `EX`, `PX`, `NX` and `XX` options."),
+            ("6.0.0", "Added the `KEEPTTL` option."),
+            ("6.2.0", "Added the `GET`, `EXAT` and `PXAT` option."),
+            ("7.0.0", "Allowed the `NX` and `GET` options to be used together."),
+        ])
+        .key_specs(&[
+            KeySpec::at(&["RW", "access", "update", "variable_flags"], 1)
+                .notes("RW and ACCESS due to the optional `GET` argument"),
+        ])
         .acl(&["write", "string", "slow"])
         .doc(
             "string",
@@ -39,6 +50,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("setnx", 3, WRITE | DENYOOM | FAST, KEY1, Exec::Shard(setnx))
+        .key_specs(&[KeySpec::at(&["OW", "insert"], 1)])
         .acl(&["write", "string", "fast"])
         .doc(
             "string",
@@ -47,6 +59,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("setex", 4, WRITE | DENYOOM, KEY1, Exec::Shard(setex))
+        .key_specs(&[KeySpec::at(&["OW", "update"], 1)])
         .acl(&["write", "string", "slow"])
         .doc(
             "string",
@@ -55,6 +68,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("psetex", 4, WRITE | DENYOOM, KEY1, Exec::Shard(psetex))
+        .key_specs(&[KeySpec::at(&["OW", "update"], 1)])
         .acl(&["write", "string", "slow"])
         .doc(
             "string",
@@ -63,6 +77,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("getset", 3, WRITE | DENYOOM | FAST, KEY1, Exec::Shard(getset))
+        .deprecated("6.2.0", "`SET` with the `!GET` argument")
+        .key_specs(&[KeySpec::at(&["RW", "access", "update"], 1)])
         .acl(&["write", "string", "fast"])
         .doc(
             "string",
@@ -71,6 +87,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("getdel", 2, WRITE | FAST, KEY1, Exec::Shard(getdel))
+        .key_specs(&[KeySpec::at(&["RW", "access", "delete"], 1)])
         .acl(&["write", "string", "fast"])
         .doc(
             "string",
@@ -79,6 +96,10 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("getex", -2, WRITE | FAST, KEY1, Exec::Shard(getex))
+        .key_specs(&[
+            KeySpec::at(&["RW", "access", "update"], 1)
+                .notes("RW and UPDATE because it changes the TTL"),
+        ])
         .acl(&["write", "string", "fast"])
         .doc(
             "string",
@@ -87,6 +108,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("mget", -2, READONLY | FAST, crate::command::ALL_KEYS, Exec::Shard(mget))
+        .key_specs(&[KeySpec::range(&["RO", "access"], 1, -1, 1)])
         .acl(&["read", "string", "fast"])
         .tips(&["request_policy:multi_shard"])
         .doc(
@@ -96,6 +118,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(N) where N is the number of keys to retrieve.",
         ),
     row("mset", -3, WRITE | DENYOOM, KEYS_STEP2, Exec::Shard(mset))
+        .key_specs(&[KeySpec::range(&["OW", "update"], 1, -1, 2)])
         .acl(&["write", "string", "slow"])
         .tips(&["request_policy:multi_shard", "response_policy:all_succeeded"])
         .doc(
@@ -105,6 +128,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(N) where N is the number of keys to set.",
         ),
     row("msetnx", -3, WRITE | DENYOOM, KEYS_STEP2, Exec::Shard(msetnx))
+        .key_specs(&[KeySpec::range(&["OW", "insert"], 1, -1, 2)])
         .acl(&["write", "string", "slow"])
         .doc(
             "string",
@@ -113,6 +137,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(N) where N is the number of keys to set.",
         ),
     row("incr", 2, WRITE | DENYOOM | FAST, KEY1, Exec::Shard(incr))
+        .key_specs(&[KeySpec::at(&["RW", "access", "update"], 1)])
         .acl(&["write", "string", "fast"])
         .doc(
             "string",
@@ -121,6 +146,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("decr", 2, WRITE | DENYOOM | FAST, KEY1, Exec::Shard(decr))
+        .key_specs(&[KeySpec::at(&["RW", "access", "update"], 1)])
         .acl(&["write", "string", "fast"])
         .doc(
             "string",
@@ -129,6 +155,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("incrby", 3, WRITE | DENYOOM | FAST, KEY1, Exec::Shard(incrby))
+        .key_specs(&[KeySpec::at(&["RW", "access", "update"], 1)])
         .acl(&["write", "string", "fast"])
         .doc(
             "string",
@@ -137,6 +164,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("decrby", 3, WRITE | DENYOOM | FAST, KEY1, Exec::Shard(decrby))
+        .key_specs(&[KeySpec::at(&["RW", "access", "update"], 1)])
         .acl(&["write", "string", "fast"])
         .doc(
             "string",
@@ -145,6 +173,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("incrbyfloat", 3, WRITE | DENYOOM | FAST, KEY1, Exec::Shard(incrbyfloat))
+        .key_specs(&[KeySpec::at(&["RW", "access", "update"], 1)])
         .acl(&["write", "string", "fast"])
         .doc(
             "string",
@@ -153,6 +182,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("append", 3, WRITE | DENYOOM | FAST, KEY1, Exec::Shard(append))
+        .key_specs(&[KeySpec::at(&["RW", "insert"], 1)])
         .acl(&["write", "string", "fast"])
         .doc(
             "string",
@@ -161,6 +191,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation.",
         ),
     row("strlen", 2, READONLY | FAST, KEY1, Exec::Shard(strlen))
+        .key_specs(&[KeySpec::at(&["RO"], 1)])
         .acl(&["read", "string", "fast"])
         .doc(
             "string",
@@ -169,6 +200,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1)",
         ),
     row("getrange", 4, READONLY, KEY1, Exec::Shard(getrange))
+        .key_specs(&[KeySpec::at(&["RO", "access"], 1)])
         .acl(&["read", "string", "slow"])
         .doc(
             "string",
@@ -177,6 +209,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
         ),
     row("substr", 4, READONLY, KEY1, Exec::Shard(getrange))
+        .deprecated("2.0.0", "`GETRANGE`")
+        .key_specs(&[KeySpec::at(&["RO", "access"], 1)])
         .acl(&["read", "string", "slow"])
         .doc(
             "string",
@@ -185,6 +219,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
         ),
     row("setrange", 4, WRITE | DENYOOM, KEY1, Exec::Shard(setrange))
+        .key_specs(&[KeySpec::at(&["RW", "update"], 1)])
         .acl(&["write", "string", "slow"])
         .doc(
             "string",
@@ -193,6 +228,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument.",
         ),
     row("lcs", -3, READONLY, KEY1_2, Exec::Shard(lcs))
+        .key_specs(&[KeySpec::range(&["RO", "access"], 1, 1, 1)])
         .acl(&["read", "string", "slow"])
         .doc(
             "string",
