@@ -386,11 +386,9 @@ fn int(a: &[u8]) -> CmdResult<i64> {
 
 /// Redis's getPositiveLongFromObjectOrReply without a custom message.
 fn positive(a: &[u8]) -> CmdResult<i64> {
-    let v = int(a)?;
-    if v < 0 {
-        return Err(CmdError::NotPositive);
-    }
-    Ok(v)
+    numfmt::parse_i64(a)
+        .filter(|&v| v >= 0)
+        .ok_or(CmdError::NotPositive)
 }
 
 // ---------------------------------------------------------------------------
@@ -466,13 +464,17 @@ fn zadd_generic(ctx: &mut ShardCtx<'_>, argv: &[Bytes], incr: bool) -> CmdResult
     let mut score = 0.0;
     let mut created = None;
     let z = match write_zset(ctx, key)? {
-        Some(z) => z,
+        Some(z) => {
+            z.maybe_convert(n, &t);
+            z
+        }
         None => {
             if f.xx {
                 return Ok(if f.incr { Reply::Nil } else { Reply::Int(0) });
             }
-            let maxlen = pairs.iter().map(|p| p.1.len()).max().unwrap_or(0);
-            created.insert(ZSet::with_hint(n, maxlen, &t))
+            // Redis 7.4 sizes a new zset by the pair count and the first
+            // member's length (zsetTypeCreate).
+            created.insert(ZSet::with_hint(n, pairs[0].1.len(), &t))
         }
     };
     for (s, m) in pairs {

@@ -233,10 +233,8 @@ const INT_SCORE_MAX: f64 = 9_007_199_254_740_992.0;
 fn put_entry(out: &mut Vec<u8>, member: &[u8], score: f64) {
     put_varint(out, member.len() as u64);
     out.extend_from_slice(member);
-    if score.trunc() == score
-        && score.abs() < INT_SCORE_MAX
-        && !(score == 0.0 && score.is_sign_negative())
-    {
+    // -0 is stored as the integer 0, as Redis's listpack does.
+    if score.trunc() == score && score.abs() < INT_SCORE_MAX {
         let i = score as i64;
         let zz = ((i << 1) ^ (i >> 63)) as u64;
         put_varint(out, zz << 1);
@@ -769,6 +767,16 @@ impl ZSet {
         }
     }
 
+    /// Redis's `zsetTypeMaybeConvert`: a listpack about to receive
+    /// `size_hint` elements (ZADD's pair count) more than it may hold
+    /// becomes a skiplist first.
+    pub fn maybe_convert(&mut self, size_hint: usize, th: &Thresholds) {
+        if matches!(self.0, Repr::Pack(_)) && size_hint > th.zset_max_listpack_entries.min(PACK_MAX)
+        {
+            self.to_skiplist();
+        }
+    }
+
     /// A zset from entries sorted by (score, member) without duplicates,
     /// a listpack when it fits the thresholds (Redis's
     /// `zsetConvertToListpackIfNeeded` on stored results).
@@ -1087,7 +1095,6 @@ mod tests {
     fn pack_roundtrips_scores() {
         for s in [
             0.0,
-            -0.0,
             1.0,
             -1.0,
             0.5,
