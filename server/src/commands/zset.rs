@@ -434,7 +434,7 @@ fn zadd_generic(ctx: &mut ShardCtx<'_>, argv: &[Bytes], incr: bool) -> CmdResult
         i += 1;
     }
     let elements = argv.len() - i;
-    if elements == 0 || elements % 2 != 0 {
+    if elements == 0 || !elements.is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
     let n = elements / 2;
@@ -443,7 +443,7 @@ fn zadd_generic(ctx: &mut ShardCtx<'_>, argv: &[Bytes], incr: bool) -> CmdResult
             "ERR XX and NX options at the same time are not compatible",
         ));
     }
-    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
         return Err(err(
             "ERR GT, LT, and/or NX options at the same time are not compatible",
         ));
@@ -921,6 +921,9 @@ fn zremrangebylex(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
 // pops
 // ---------------------------------------------------------------------------
 
+/// A key and the elements popped from it.
+type Popped = (Bytes, Vec<(Bytes, f64)>);
+
 /// Pops from the first existing key among `keys` (WRONGTYPE if that key is
 /// not a zset): its name and the popped elements.
 fn pop_first(
@@ -928,7 +931,7 @@ fn pop_first(
     keys: &[Bytes],
     count: usize,
     max: bool,
-) -> CmdResult<Option<(Bytes, Vec<(Bytes, f64)>)>> {
+) -> CmdResult<Option<Popped>> {
     for k in keys {
         let Some(z) = write_zset(ctx, k)? else {
             continue;

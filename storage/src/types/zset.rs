@@ -773,7 +773,7 @@ impl ZSet {
     pub fn maybe_convert(&mut self, size_hint: usize, th: &Thresholds) {
         if matches!(self.0, Repr::Pack(_)) && size_hint > th.zset_max_listpack_entries.min(PACK_MAX)
         {
-            self.to_skiplist();
+            self.convert_to_skiplist();
         }
     }
 
@@ -837,7 +837,7 @@ impl ZSet {
         }
     }
 
-    fn to_skiplist(&mut self) {
+    fn convert_to_skiplist(&mut self) {
         if let Repr::Pack(b) = &self.0 {
             let mut sk = Skip::new();
             for (m, s, _, _) in pk_iter(b) {
@@ -854,7 +854,7 @@ impl ZSet {
             if pk_len(b) + 1 > th.zset_max_listpack_entries.min(PACK_MAX)
                 || member.len() > th.zset_max_listpack_value
             {
-                self.to_skiplist();
+                self.convert_to_skiplist();
             }
         }
         match &mut self.0 {
@@ -1069,7 +1069,7 @@ impl ZSet {
     /// Forces the skiplist encoding (tests).
     #[cfg(test)]
     fn force_skiplist(&mut self) {
-        self.to_skiplist();
+        self.convert_to_skiplist();
     }
 }
 
