@@ -83,6 +83,7 @@ const fn spec_numkeys(flags: &'static [&'static str], index: i32) -> KeySpec {
 }
 
 const SPEC_RO: &[KeySpec] = &[spec1(RO, 1)];
+const SPEC_RO_ONLY: &[KeySpec] = &[spec1(&["RO"], 1)];
 const SPEC_RW_UPD: &[KeySpec] = &[spec1(RW_UPD, 1)];
 const SPEC_RW_ACC_UPD: &[KeySpec] = &[spec1(RW_ACC_UPD, 1)];
 const SPEC_RW_DEL: &[KeySpec] = &[spec1(RW_DEL, 1)];
@@ -121,7 +122,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .doc(G, "6.2.0", "Get the score associated with the given members in a sorted set", "O(N) where N is the number of members being requested."),
     row("zcard", 2, READONLY | FAST, KEY1, Exec::Shard(zcard))
         .acl(READ_FAST)
-        .key_specs(SPEC_RO)
+        .key_specs(SPEC_RO_ONLY)
         .doc(G, "1.2.0", "Get the number of members in a sorted set", "O(1)"),
     row("zcount", 4, READONLY | FAST, KEY1, Exec::Shard(zcount))
         .acl(READ_FAST)
