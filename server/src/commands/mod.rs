@@ -11,6 +11,7 @@ pub mod introspection;
 pub mod keys;
 pub mod lolwut;
 pub mod strings;
+pub mod zset;
 
 use crate::command::CommandSpec;
 
@@ -25,4 +26,5 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     admin::COMMANDS,
     keys::COMMANDS,
     expire::COMMANDS,
+    zset::COMMANDS,
 ];
