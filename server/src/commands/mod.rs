@@ -10,6 +10,8 @@ pub mod info;
 pub mod introspection;
 pub mod keys;
 pub mod lolwut;
+pub mod sets;
+pub mod sort;
 pub mod strings;
 
 use crate::command::CommandSpec;
@@ -25,4 +27,6 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     admin::COMMANDS,
     keys::COMMANDS,
     expire::COMMANDS,
+    sets::COMMANDS,
+    sort::COMMANDS,
 ];
