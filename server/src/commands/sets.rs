@@ -284,7 +284,7 @@ fn sadd(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
     let mut set = Set::create(&members[0], members.len(), &th);
     let added = members.iter().filter(|m| set.add(m, &th)).count();
     let now = ctx.shard.now_ms();
-    ctx.shard.dbs[ctx.db].insert(key, Value::Set(Box::new(set)), now);
+    ctx.shard.dbs[ctx.db].insert(key, Value::Set(set), now);
     Ok(Reply::Int(added as i64))
 }
 
@@ -498,7 +498,7 @@ fn smove(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
         None => {
             let mut set = Set::create(member, 1, &th);
             set.add(member, &th);
-            ctx.shard.dbs[ctx.db].insert(dst, Value::Set(Box::new(set)), now);
+            ctx.shard.dbs[ctx.db].insert(dst, Value::Set(set), now);
         }
     }
     Ok(Reply::Int(1))
@@ -593,7 +593,7 @@ fn store_result(ctx: &mut ShardCtx<'_>, dst: &[u8], set: Option<Set>) {
     let now = ctx.shard.now_ms();
     let db = &mut ctx.shard.dbs[ctx.db];
     match set {
-        Some(s) if !s.is_empty() => db.insert(dst, Value::Set(Box::new(s)), now),
+        Some(s) if !s.is_empty() => db.insert(dst, Value::Set(s), now),
         _ => {
             db.remove(dst);
         }

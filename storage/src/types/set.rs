@@ -523,18 +523,17 @@ impl Set {
         }
     }
 
-    /// Approximate heap bytes used (this value's box included).
+    /// Approximate heap bytes used.
     pub fn heap_size(&self) -> usize {
-        std::mem::size_of::<Set>()
-            + match &self.repr {
-                Repr::Small(b) => b.len(),
-                Repr::Table(t) => {
-                    std::mem::size_of::<Table>()
-                        + t.set.capacity() * (std::mem::size_of::<Box<[u8]>>() + 8 + 9)
-                        + t.bytes
-                        + t.set.len() * 8
-                }
+        match &self.repr {
+            Repr::Small(b) => b.len(),
+            Repr::Table(t) => {
+                std::mem::size_of::<Table>()
+                    + t.set.capacity() * (std::mem::size_of::<Box<[u8]>>() + 8 + 9)
+                    + t.bytes
+                    + t.set.len() * 8
             }
+        }
     }
 
     /// The members in encoding order.
@@ -960,6 +959,8 @@ mod tests {
     #[test]
     fn small_set_is_sixteen_bytes() {
         assert_eq!(std::mem::size_of::<Set>(), 16);
+        // Stored unboxed, a set does not make `Value` any larger.
+        assert!(std::mem::size_of::<crate::Value>() <= 32);
     }
 
     #[test]
