@@ -509,14 +509,21 @@ fn smove(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
 // ---------------------------------------------------------------------------
 
 /// Reads `keys` as sets (missing keys as `None`), failing on the first of
-/// the wrong type, as Redis's loops do. Clones them so the result can be
-/// written while they are read.
-fn load_sets(ctx: &mut ShardCtx<'_>, keys: &[Bytes]) -> CmdResult<Vec<Option<Set>>> {
-    let mut out = Vec::with_capacity(keys.len());
+/// the wrong type, as Redis's loops do: each key gets its read lookup
+/// (expiry, statistics, access time), then all are borrowed together.
+fn load_sets<'a>(ctx: &'a mut ShardCtx<'_>, keys: &[Bytes]) -> CmdResult<Vec<Option<&'a Set>>> {
     for k in keys {
-        out.push(read_set(ctx, k)?.cloned());
+        read_set(ctx, k)?;
     }
-    Ok(out)
+    let now = ctx.shard.now_ms();
+    let db = &ctx.shard.dbs[ctx.db];
+    Ok(keys
+        .iter()
+        .map(|k| match db.get_live(k, now).map(|e| &e.value) {
+            Some(Value::Set(s)) => Some(s),
+            _ => None,
+        })
+        .collect())
 }
 
 /// What an intersection produces.
@@ -544,11 +551,12 @@ fn sinter_generic(
             InterOut::Card(_) | InterOut::Store => (Reply::Int(0), None),
         });
     }
-    let mut sets: Vec<Set> = loaded.into_iter().flatten().collect();
+    let mut sets: Vec<&Set> = loaded.into_iter().flatten().collect();
     // Smallest first (a stable sort, like the order Redis's qsort gives
     // equal sizes on these inputs doesn't matter for the result).
     sets.sort_by_key(|s| s.len());
     let (first, rest) = sets.split_first().ok_or(CmdError::Syntax)?;
+    let first: &Set = first;
     let common = first
         .iter()
         .filter(|m| rest.iter().all(|s| s.contains_member(*m)));
