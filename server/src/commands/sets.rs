@@ -392,7 +392,7 @@ fn spop(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
 /// Redis streams such a reply into an unbounded output buffer; magpie
 /// builds it whole, so a count beyond this answers with an error instead
 /// of exhausting memory.
-const MAX_RANDOM_REPLY: u64 = 64 * 1024 * 1024;
+const MAX_RANDOM_REPLY: u64 = 8 * 1024 * 1024;
 
 /// SRANDMEMBER key [count]
 fn srandmember(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
@@ -437,7 +437,7 @@ fn srandmember(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
         // Independent picks, repeats allowed.
         if count > MAX_RANDOM_REPLY {
             return Err(CmdError::msg(
-                "ERR count is too large for one reply (at most 67108864 random members)",
+                "ERR count is too large for one reply (at most 8388608 random members)",
             ));
         }
         let picks: Vec<usize> = (0..count)
