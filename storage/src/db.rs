@@ -178,6 +178,13 @@ impl Db {
         self.map.get_index(i).map(|(_, e)| e)
     }
 
+    /// A live entry by shared reference: no lazy expiry, no statistics
+    /// (an expired entry is just not returned). For commands that read
+    /// several keys at once after looking each up with [`Db::lookup_read`].
+    pub fn get_live(&self, key: &[u8], now_ms: u64) -> Option<&Entry> {
+        self.map.get(key).filter(|e| !e.is_expired(now_ms))
+    }
+
     /// True if the key exists (not expired). Does not touch it.
     pub fn contains(&mut self, key: &[u8], now_ms: u64) -> bool {
         self.peek(key, now_ms).is_some()

@@ -137,8 +137,10 @@ pub enum Value {
     List(Box<List>),
     /// A hash.
     Hash(Box<Hash>),
-    /// A set.
-    Set(Box<Set>),
+    /// A set. Not boxed: `Set` is 16 bytes (one pointer-sized buffer or
+    /// table handle), so it fits in a `Value` without growing it, and a
+    /// small set costs one allocation instead of two.
+    Set(Set),
     /// A sorted set.
     ZSet(Box<ZSet>),
 }

@@ -25,7 +25,11 @@ fn redis_cli(port: u16, args: &[&str], stdin: &[u8]) -> String {
 #[test]
 fn piped_commands() {
     let server = Server::start(&["--shards", "2"]);
-    let out = redis_cli(server.port, &[], b"SET a 1\nGET a\nINCR a\nGET nosuch\nDEL a\n");
+    let out = redis_cli(
+        server.port,
+        &[],
+        b"SET a 1\nGET a\nINCR a\nGET nosuch\nDEL a\n",
+    );
     assert_eq!(out, "OK\n1\n2\n\n1\n");
 }
 
@@ -44,7 +48,12 @@ fn mass_insertion_with_pipe() {
     for i in 0..10_000 {
         let (k, v) = (format!("k{i}"), format!("v{i}"));
         input.extend_from_slice(
-            format!("*3\r\n$3\r\nSET\r\n${}\r\n{k}\r\n${}\r\n{v}\r\n", k.len(), v.len()).as_bytes(),
+            format!(
+                "*3\r\n$3\r\nSET\r\n${}\r\n{k}\r\n${}\r\n{v}\r\n",
+                k.len(),
+                v.len()
+            )
+            .as_bytes(),
         );
     }
     let out = redis_cli(server.port, &["--pipe"], &input);

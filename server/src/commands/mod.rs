@@ -10,6 +10,8 @@ pub mod info;
 pub mod introspection;
 pub mod keys;
 pub mod lolwut;
+pub mod sets;
+pub mod sort;
 pub mod strings;
 pub mod zset;
 
@@ -27,4 +29,6 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     keys::COMMANDS,
     expire::COMMANDS,
     zset::COMMANDS,
+    sets::COMMANDS,
+    sort::COMMANDS,
 ];

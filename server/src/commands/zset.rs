@@ -60,6 +60,7 @@ const OW_UPD: &[&str] = &["OW", "update"];
 
 const fn spec1(flags: &'static [&'static str], index: i32) -> KeySpec {
     KeySpec {
+        notes: "",
         flags,
         begin: BeginSearch::Index(index),
         find: FindKeys::Range {
@@ -72,6 +73,7 @@ const fn spec1(flags: &'static [&'static str], index: i32) -> KeySpec {
 
 const fn spec_numkeys(flags: &'static [&'static str], index: i32) -> KeySpec {
     KeySpec {
+        notes: "",
         flags,
         begin: BeginSearch::Index(index),
         find: FindKeys::KeyNum {
