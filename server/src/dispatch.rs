@@ -42,19 +42,22 @@ pub async fn execute(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> Reply {
             cmd.has(crate::command::flags::WRITE) || cmd.has(crate::command::flags::MAY_REPLICATE),
         )
         .await;
-    // Keep the arguments the slow log would need (it has moved by then).
-    let slow_args = (shared.slowlog.enabled() && !cmd.has(crate::command::flags::SKIP_SLOWLOG))
-        .then(|| {
-            (
-                argv[..argv.len().min(crate::slowlog::MAX_ARGC + 1)].to_vec(),
-                argv.len(),
-            )
-        });
+    let slowlog_on = shared.slowlog.enabled() && !cmd.has(crate::command::flags::SKIP_SLOWLOG);
+    let argc = argv.len();
     let start = Instant::now();
-    let result = match cmd.exec {
-        Exec::Shard(f) => run_keyed(ctx, cmd, f, argv).await,
-        Exec::Coord(f) => f(ctx, argv).await,
-        Exec::Container => Err(CmdError::Syntax),
+    // Shard handlers borrow the arguments, so the slow log can still read
+    // them afterwards without a copy on the hot path.
+    let (result, argv) = match cmd.exec {
+        Exec::Shard(f) => (run_keyed(ctx, cmd, f, &argv).await, argv),
+        Exec::Coord(f) => {
+            let kept = if slowlog_on {
+                argv[..argc.min(crate::slowlog::MAX_ARGC + 1)].to_vec()
+            } else {
+                Vec::new()
+            };
+            (f(ctx, argv).await, kept)
+        }
+        Exec::Container => (Err(CmdError::Syntax), argv),
     };
     let usec = start.elapsed().as_micros() as u64;
     let reply = match result {
@@ -76,10 +79,11 @@ pub async fn execute(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> Reply {
         .stats
         .total_commands_processed
         .fetch_add(1, Ordering::Relaxed);
-    if let Some((args, argc)) = slow_args {
+    if slowlog_on {
         if shared.slowlog.is_slow(usec) {
+            let args = &argv[..argv.len().min(crate::slowlog::MAX_ARGC + 1)];
             shared.slowlog.record(
-                &args,
+                args,
                 argc,
                 usec,
                 ctx.client.info.addr.to_string(),
@@ -185,12 +189,23 @@ fn count(
     f(env.cmdstats.entry(p, name));
     drop(env);
     if let Ok(mut last) = ctx.client.info.last_cmd.lock() {
-        last.clear();
-        if let Some(p) = p {
-            last.push_str(p);
-            last.push('|');
+        // Most connections repeat the same command: skip the rewrite then.
+        let same = match p {
+            Some(p) => {
+                last.len() == p.len() + 1 + name.len()
+                    && last.starts_with(p)
+                    && last.ends_with(name)
+            }
+            None => last.as_str() == name,
+        };
+        if !same {
+            last.clear();
+            if let Some(p) = p {
+                last.push_str(p);
+                last.push('|');
+            }
+            last.push_str(name);
         }
-        last.push_str(name);
     }
 }
 
@@ -210,10 +225,10 @@ async fn run_keyed(
     ctx: &mut ConnCtx,
     cmd: &CommandSpec,
     f: ShardFn,
-    argv: Vec<Bytes>,
+    argv: &[Bytes],
 ) -> CmdResult<Reply> {
     let nshards = ctx.worker.shared.nshards;
-    let positions = cmd.key_positions(&argv).map_err(CmdError::msg)?;
+    let positions = cmd.key_positions(argv).map_err(CmdError::msg)?;
     let own = ctx.worker.id;
     let mut target = match positions.first() {
         Some(&p) => shard_of(&argv[p], nshards),
@@ -232,9 +247,10 @@ async fn run_keyed(
     let db = ctx.client.db;
     let touch = !ctx.client.no_touch;
     if single && target == own {
-        return run_inline(ctx, |shard_ctx| f(shard_ctx, &argv)).await;
+        return run_inline(ctx, |shard_ctx| f(shard_ctx, argv)).await;
     }
     if single {
+        let argv = argv.to_vec();
         return ctx
             .worker
             .shared
@@ -251,7 +267,7 @@ async fn run_keyed(
             .unwrap_or_else(|| Err(CmdError::msg("ERR server is shutting down")));
     }
     let keys: Vec<Bytes> = positions.iter().map(|&p| argv[p].clone()).collect();
-    gather_run_scatter(ctx, keys, move |sctx| f(sctx, &argv)).await
+    gather_run_scatter(ctx, keys, move |sctx| f(sctx, argv)).await
 }
 
 /// Runs `f` on the connection's own shard, waiting while a multi-shard

@@ -3,6 +3,9 @@
 
 use std::collections::HashMap;
 
+/// A fast hasher: these maps are touched on every command.
+type Fast = foldhash::fast::RandomState;
+
 /// Counters of one command.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct CmdStat {
@@ -20,9 +23,9 @@ pub struct CmdStat {
 #[derive(Debug, Default, Clone)]
 pub struct CmdStats {
     /// The counters.
-    pub by_name: HashMap<&'static str, CmdStat>,
+    pub by_name: HashMap<&'static str, CmdStat, Fast>,
     /// Subcommand counters keyed by (container, subcommand).
-    pub by_sub: HashMap<(&'static str, &'static str), CmdStat>,
+    pub by_sub: HashMap<(&'static str, &'static str), CmdStat, Fast>,
 }
 
 impl CmdStats {
