@@ -79,17 +79,15 @@ pub async fn execute(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> Reply {
         .stats
         .total_commands_processed
         .fetch_add(1, Ordering::Relaxed);
-    if slowlog_on {
-        if shared.slowlog.is_slow(usec) {
-            let args = &argv[..argv.len().min(crate::slowlog::MAX_ARGC + 1)];
-            shared.slowlog.record(
-                args,
-                argc,
-                usec,
-                ctx.client.info.addr.to_string(),
-                ctx.client.info.name(),
-            );
-        }
+    if slowlog_on && shared.slowlog.is_slow(usec) {
+        let args = &argv[..argv.len().min(crate::slowlog::MAX_ARGC + 1)];
+        shared.slowlog.record(
+            args,
+            argc,
+            usec,
+            ctx.client.info.addr.to_string(),
+            ctx.client.info.name(),
+        );
     }
     let event = if cmd.has(crate::command::flags::FAST) {
         "fast-command"
