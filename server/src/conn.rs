@@ -60,6 +60,9 @@ pub struct ConnCtx {
 /// Redis's refusal of a remote client in protected mode.
 const PROTECTED_MODE_DENIED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
+/// Most pipelined requests sent to another shard in one message.
+const MAX_BATCH: usize = 256;
+
 /// Serves one connection until it closes.
 pub async fn serve(worker: Rc<Worker>, std_stream: std::net::TcpStream) {
     if let Err(e) = std_stream.set_nonblocking(true) {
@@ -167,6 +170,8 @@ async fn run(ctx: &mut ConnCtx, stream: &mut tokio::net::TcpStream) -> std::io::
     let shared = ctx.worker.shared.clone();
     let info = ctx.client.info.clone();
     let mut parser = RequestParser::default();
+    // A request parsed ahead while filling a batch, run next.
+    let mut pending: Option<Parsed> = None;
     let mut rbuf = BytesMut::with_capacity(16 * 1024);
     let mut wbuf: Vec<u8> = Vec::with_capacity(16 * 1024);
     loop {
@@ -191,10 +196,51 @@ async fn run(ctx: &mut ConnCtx, stream: &mut tokio::net::TcpStream) -> std::io::
             if info.killed.load(Ordering::Relaxed) {
                 return Ok(());
             }
-            match parser.parse(&mut rbuf, &limits) {
+            // AUTH earlier in this pipeline lifts the unauthenticated limits
+            // for the very next request, as in Redis.
+            let limits = ParserLimits {
+                authenticated: ctx.client.authenticated,
+                ..limits
+            };
+            let parsed = match pending.take() {
+                Some(p) => p,
+                None => parser.parse(&mut rbuf, &limits),
+            };
+            match parsed {
                 Parsed::Request(argv) => {
-                    let reply = crate::dispatch::execute(ctx, argv).await;
-                    write_reply(ctx, &reply, &mut wbuf);
+                    // Consecutive pipelined requests for the same other
+                    // shard travel as one message.
+                    match crate::dispatch::remote_plan(ctx, &argv) {
+                        None => {
+                            let reply = crate::dispatch::execute(ctx, argv).await;
+                            write_reply(ctx, &reply, &mut wbuf);
+                        }
+                        Some(plan) => {
+                            let target = plan.target;
+                            let mut batch = vec![(plan, argv)];
+                            while batch.len() < MAX_BATCH {
+                                match parser.parse(&mut rbuf, &limits) {
+                                    Parsed::Request(next) => {
+                                        match crate::dispatch::remote_plan(ctx, &next) {
+                                            Some(p) if p.target == target => batch.push((p, next)),
+                                            _ => {
+                                                pending = Some(Parsed::Request(next));
+                                                break;
+                                            }
+                                        }
+                                    }
+                                    Parsed::Incomplete => break,
+                                    other => {
+                                        pending = Some(other);
+                                        break;
+                                    }
+                                }
+                            }
+                            for reply in crate::dispatch::execute_remote_batch(ctx, batch).await {
+                                write_reply(ctx, &reply, &mut wbuf);
+                            }
+                        }
+                    }
                     if ctx.client.close_after_reply {
                         stream.write_all(&wbuf).await?;
                         return Ok(());

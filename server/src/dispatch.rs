@@ -400,3 +400,115 @@ where
     let tx = Tx::begin(&shared, (0..shared.nshards).collect()).await;
     tx.run_all(f).await
 }
+
+/// A request bound for one other shard that may travel in a batch with the
+/// pipelined requests after it (DESIGN.md section 3).
+pub struct RemotePlan {
+    cmd: &'static CommandSpec,
+    parent: Option<&'static CommandSpec>,
+    f: ShardFn,
+    /// The shard that owns every key of the request.
+    pub target: usize,
+}
+
+/// The batch plan for a request, if it is a single-shard keyed command
+/// for another shard that passes every gate now. Anything else (errors,
+/// connection commands, multi-shard keys, a pause in force) returns `None`
+/// and goes through [`execute`] one by one.
+pub fn remote_plan(ctx: &ConnCtx, argv: &[Bytes]) -> Option<RemotePlan> {
+    let shared = &ctx.worker.shared;
+    if shared.nshards == 1 || shared.pause.is_paused() {
+        return None;
+    }
+    let (cmd, parent) = resolve(argv).ok()?;
+    let Exec::Shard(f) = cmd.exec else {
+        return None;
+    };
+    gates(ctx, cmd, parent, argv).ok()?;
+    let positions = cmd.key_positions(argv).ok()?;
+    let first = *positions.first()?;
+    let target = shard_of(&argv[first], shared.nshards);
+    if target == ctx.worker.id
+        || positions
+            .iter()
+            .any(|&p| shard_of(&argv[p], shared.nshards) != target)
+    {
+        return None;
+    }
+    Some(RemotePlan {
+        cmd,
+        parent,
+        f,
+        target,
+    })
+}
+
+/// Runs consecutive requests planned for the same shard as one message,
+/// in order, and returns their replies in order. Each command still runs
+/// whole on the shard (atomic); only the round trips are shared.
+pub async fn execute_remote_batch(
+    ctx: &mut ConnCtx,
+    batch: Vec<(RemotePlan, Vec<Bytes>)>,
+) -> Vec<Reply> {
+    let Some(target) = batch.first().map(|(p, _)| p.target) else {
+        return Vec::new();
+    };
+    let n = batch.len();
+    let db = ctx.client.db;
+    let touch = !ctx.client.no_touch;
+    let mut meta = Vec::with_capacity(n);
+    let mut work = Vec::with_capacity(n);
+    for (plan, argv) in batch {
+        meta.push((plan.cmd, plan.parent));
+        work.push((plan.f, argv));
+    }
+    let shared = ctx.worker.shared.clone();
+    let start = Instant::now();
+    let results = shared
+        .run_on(target, move |env| {
+            work.into_iter()
+                .map(|(f, argv)| {
+                    env.shard.refresh_time();
+                    let mut sctx = ShardCtx {
+                        shard: &mut env.shard,
+                        db,
+                        touch,
+                        limits: &env.limits,
+                    };
+                    f(&mut sctx, &argv)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_else(|| {
+            (0..n)
+                .map(|_| Err(CmdError::msg("ERR server is shutting down")))
+                .collect()
+        });
+    // The batch's time, shared evenly for the per-command statistics.
+    let usec = start.elapsed().as_micros() as u64 / n as u64;
+    let mut replies = Vec::with_capacity(n);
+    for ((cmd, parent), result) in meta.into_iter().zip(results) {
+        let reply = match result {
+            Ok(r) => r,
+            Err(e) => e.into(),
+        };
+        let failed = reply.is_error();
+        count(ctx, cmd, parent, |s| {
+            s.calls += 1;
+            s.usec += usec;
+            if failed {
+                s.failed_calls += 1;
+            }
+        });
+        if failed {
+            count_error(ctx, &reply);
+        }
+        replies.push(reply);
+    }
+    shared
+        .stats
+        .total_commands_processed
+        .fetch_add(n as u64, Ordering::Relaxed);
+    replies
+}
