@@ -719,16 +719,13 @@ mod glue {
         Vec::new()
     }
 
-    /// WIRE: the sorted set's members by rank (ascending score). Redis's
-    /// SORT also converts a listpack sorted set to a skiplist here
+    /// The sorted set's members by rank (ascending score). Redis's SORT
+    /// also converts a listpack sorted set to a skiplist here
     /// (`zsetConvert(sortval, OBJ_ENCODING_SKIPLIST)`), visible in OBJECT
     /// ENCODING, so this takes `&mut`.
     pub fn zset_items_for_sort(z: &mut ZSet) -> Vec<Bytes> {
-        debug_assert!(
-            z.is_empty(),
-            "SORT: wire glue::zset_items_for_sort to the zset type"
-        );
-        Vec::new()
+        z.convert_to_skiplist();
+        z.iter().map(|(m, _)| Bytes::copy_from_slice(m)).collect()
     }
 
     /// WIRE: the value of `field` in the hash.

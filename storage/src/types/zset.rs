@@ -837,7 +837,9 @@ impl ZSet {
         }
     }
 
-    fn convert_to_skiplist(&mut self) {
+    /// Converts a listpack to a skiplist (SORT does this, as Redis's
+    /// `zsetConvert` in sortCommand).
+    pub fn convert_to_skiplist(&mut self) {
         if let Repr::Pack(b) = &self.0 {
             let mut sk = Skip::new();
             for (m, s, _, _) in pk_iter(b) {
