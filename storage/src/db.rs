@@ -83,6 +83,9 @@ pub struct DbStats {
     pub keyspace_hits: u64,
     /// Read lookups that found nothing.
     pub keyspace_misses: u64,
+    /// Hash fields deleted because their deadline passed (INFO's
+    /// `expired_subkeys`).
+    pub expired_subkeys: u64,
 }
 
 /// One database's keys.
@@ -90,6 +93,10 @@ pub struct DbStats {
 pub struct Db {
     map: IndexMap<Box<[u8]>, Entry, Hasher>,
     expires: IndexSet<Box<[u8]>, Hasher>,
+    /// Keys that may hold a hash with field deadlines: a superset, checked
+    /// when used (a key deleted or overwritten leaves a stale entry, which
+    /// the active cycle drops).
+    hexpires: IndexSet<Box<[u8]>, Hasher>,
     /// Counters for INFO.
     pub stats: DbStats,
 }
@@ -196,6 +203,7 @@ impl Db {
         expire_at: Option<u64>,
         now_ms: u64,
     ) {
+        self.note_if_field_ttls(key, &value);
         let entry = Entry {
             value,
             expire_at: expire_at.unwrap_or(0),
@@ -227,6 +235,7 @@ impl Db {
 
     /// Inserts an entry as it is (used by COPY, MOVE, RENAME and RESTORE).
     pub fn insert_entry(&mut self, key: &[u8], entry: Entry) {
+        self.note_if_field_ttls(key, &entry.value);
         let has = entry.expire_at != 0;
         let old = self.map.insert(key.into(), entry);
         let had = old.map(|o| o.expire_at != 0).unwrap_or(false);
@@ -270,6 +279,7 @@ impl Db {
     pub fn clear(&mut self) {
         self.map = IndexMap::default();
         self.expires = IndexSet::default();
+        self.hexpires = IndexSet::default();
     }
 
     /// Iterates over live keys (skipping expired ones without deleting them).
@@ -395,6 +405,101 @@ impl Db {
             }
         }
         (sampled, expired)
+    }
+
+    fn note_if_field_ttls(&mut self, key: &[u8], value: &Value) {
+        if let Value::Hash(h) = value {
+            if h.has_field_ttls() && !self.hexpires.contains(key) {
+                self.hexpires.insert(key.into());
+            }
+        }
+    }
+
+    /// Records that the hash at `key` has field deadlines, so the active
+    /// cycle visits it (call after HEXPIRE and friends set one).
+    pub fn note_field_ttls(&mut self, key: &[u8]) {
+        if !self.hexpires.contains(key) {
+            self.hexpires.insert(key.into());
+        }
+    }
+
+    /// Number of hashes with field deadlines (INFO keyspace `subexpiry`).
+    pub fn subexpiry(&self) -> usize {
+        self.hexpires
+            .iter()
+            .filter(|k| {
+                matches!(self.map.get(&k[..]), Some(Entry { value: Value::Hash(h), .. }) if h.has_field_ttls())
+            })
+            .count()
+    }
+
+    /// One active cycle of hash-field expiry: samples hashes with field
+    /// deadlines, deletes their fields whose deadline has come (at most
+    /// `max_fields` in all), deletes a hash left empty, and repeats while
+    /// more than a quarter of a sample had something to expire. Returns the
+    /// number of fields deleted.
+    pub fn active_expire_fields(
+        &mut self,
+        now_ms: u64,
+        max_fields: usize,
+        rng: &mut impl Rng,
+    ) -> usize {
+        const SAMPLE: usize = 20;
+        let mut deleted = 0;
+        for _round in 0..16 {
+            let n = self.hexpires.len();
+            if n == 0 || deleted >= max_fields {
+                break;
+            }
+            // Small index: visit every key (from the end, so dropping the
+            // current one does not skip another); large: sample.
+            let picks: Vec<usize> = if n <= SAMPLE {
+                (0..n).rev().collect()
+            } else {
+                (0..SAMPLE).map(|_| rng.random_range(0..n)).collect()
+            };
+            let mut sampled = 0;
+            let mut due = 0;
+            for i in picks {
+                let Some(key) = self.hexpires.get_index(i).cloned() else {
+                    continue;
+                };
+                sampled += 1;
+                let (fields, empty, keep) = match self.map.get_mut(&key) {
+                    Some(e) if e.is_expired(now_ms) => (0, false, false),
+                    Some(Entry {
+                        value: Value::Hash(h),
+                        ..
+                    }) => match h.min_field_ttl() {
+                        None => (0, false, false),
+                        Some(min) if min > now_ms => (0, false, true),
+                        Some(_) => {
+                            let d = h.expire_due(now_ms, max_fields - deleted);
+                            (d, h.is_empty(), h.has_field_ttls())
+                        }
+                    },
+                    _ => (0, false, false),
+                };
+                if fields > 0 {
+                    due += 1;
+                    deleted += fields;
+                    self.stats.expired_subkeys += fields as u64;
+                }
+                if empty {
+                    self.remove(&key);
+                }
+                if !keep || empty {
+                    self.hexpires.swap_remove(&key);
+                }
+                if deleted >= max_fields {
+                    break;
+                }
+            }
+            if n <= SAMPLE || sampled == 0 || due * 4 <= sampled {
+                break;
+            }
+        }
+        deleted
     }
 
     /// Sum of the deadlines' remaining time over a sample, for INFO's avg_ttl.

@@ -29,6 +29,10 @@ pub enum Reply {
     Array(Vec<Reply>),
     /// A map in RESP3; a flat array of key, value, ... in RESP2.
     Map(Vec<(Reply, Reply)>),
+    /// Pairs (member and score): an array of two-element arrays in RESP3,
+    /// one flat array in RESP2 (ZRANGE WITHSCORES, ZPOPMIN with a count,
+    /// HRANDFIELD WITHVALUES).
+    Pairs(Vec<(Reply, Reply)>),
     /// A set in RESP3; an array in RESP2.
     Set(Vec<Reply>),
     /// A double in RESP3; a bulk string in RESP2. Formatted like Redis 7.4.

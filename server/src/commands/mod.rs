@@ -6,6 +6,7 @@ pub mod client;
 pub mod config;
 pub mod connection;
 pub mod expire;
+pub mod hash;
 pub mod info;
 pub mod introspection;
 pub mod keys;
@@ -25,4 +26,5 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     admin::COMMANDS,
     keys::COMMANDS,
     expire::COMMANDS,
+    hash::COMMANDS,
 ];

@@ -64,6 +64,19 @@ pub fn encode(reply: &Reply, resp: Resp, out: &mut Vec<u8>) {
                 encode(v, resp, out);
             }
         }
+        Reply::Pairs(pairs) => {
+            match resp {
+                Resp::V3 => header(out, b'*', pairs.len()),
+                Resp::V2 => header(out, b'*', pairs.len() * 2),
+            }
+            for (k, v) in pairs {
+                if resp == Resp::V3 {
+                    out.extend_from_slice(b"*2\r\n");
+                }
+                encode(k, resp, out);
+                encode(v, resp, out);
+            }
+        }
         Reply::Double(d) => {
             let text = format_double(*d);
             match resp {
