@@ -662,6 +662,52 @@ mod tests {
     }
 
     #[test]
+    fn field_expiry_index_counts_and_expires() {
+        use crate::types::hash::{ExpireCond, Hash};
+        use crate::types::Thresholds;
+        let th = Thresholds::default();
+        let mut db = Db::default();
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(2);
+        for i in 0..50u32 {
+            let mut h = Hash::new();
+            h.set(b"keep", b"v", &th);
+            h.set(b"gone", b"v", &th);
+            h.set_field_ttl(b"gone", 100, ExpireCond::Always, 0);
+            if i % 2 == 0 {
+                h.set_field_ttl(b"keep", 100, ExpireCond::Always, 0);
+            }
+            db.insert(format!("h{i}").as_bytes(), Value::Hash(Box::new(h)), 0);
+        }
+        db.insert(b"plain", Value::Hash(Box::default()), 0);
+        assert_eq!(db.subexpiry(), 50);
+        // Nothing due yet.
+        assert_eq!(db.active_expire_fields(50, 1000, &mut rng), 0);
+        // Overwriting a key drops it from the count (the stale index entry
+        // is ignored).
+        db.insert(b"h0", s(b"v"), 0);
+        assert_eq!(db.subexpiry(), 49);
+        let mut deleted = 0;
+        for _ in 0..50 {
+            deleted += db.active_expire_fields(200, 1000, &mut rng);
+        }
+        // 49 "gone" fields, and 24 "keep" fields (their hashes deleted).
+        assert_eq!(deleted, 49 + 24);
+        assert_eq!(db.stats.expired_subkeys, 73);
+        assert_eq!(db.subexpiry(), 0);
+        assert_eq!(db.len(), 1 + 1 + 25);
+        // A renamed hash keeps being tracked.
+        let mut h = Hash::new();
+        h.set(b"f", b"v", &th);
+        h.set_field_ttl(b"f", 300, ExpireCond::Always, 0);
+        db.insert(b"x", Value::Hash(Box::new(h)), 0);
+        let e = db.remove(b"x").unwrap();
+        db.insert_entry(b"y", e);
+        assert_eq!(db.subexpiry(), 1);
+        assert_eq!(db.active_expire_fields(400, 1000, &mut rng), 1);
+        assert!(db.peek(b"y", 400).is_none());
+    }
+
+    #[test]
     fn active_expire_removes_expired() {
         let mut db = Db::default();
         let mut rng = rand::rngs::SmallRng::seed_from_u64(1);
