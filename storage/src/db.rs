@@ -676,9 +676,9 @@ mod tests {
             if i % 2 == 0 {
                 h.set_field_ttl(b"keep", 100, ExpireCond::Always, 0);
             }
-            db.insert(format!("h{i}").as_bytes(), Value::Hash(Box::new(h)), 0);
+            db.insert(format!("h{i}").as_bytes(), Value::Hash(h), 0);
         }
-        db.insert(b"plain", Value::Hash(Box::default()), 0);
+        db.insert(b"plain", Value::Hash(Hash::default()), 0);
         assert_eq!(db.subexpiry(), 50);
         // Nothing due yet.
         assert_eq!(db.active_expire_fields(50, 1000, &mut rng), 0);
@@ -699,7 +699,7 @@ mod tests {
         let mut h = Hash::new();
         h.set(b"f", b"v", &th);
         h.set_field_ttl(b"f", 300, ExpireCond::Always, 0);
-        db.insert(b"x", Value::Hash(Box::new(h)), 0);
+        db.insert(b"x", Value::Hash(h), 0);
         let e = db.remove(b"x").unwrap();
         db.insert_entry(b"y", e);
         assert_eq!(db.subexpiry(), 1);

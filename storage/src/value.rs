@@ -133,7 +133,7 @@ pub enum Value {
     /// A list.
     List(Box<List>),
     /// A hash.
-    Hash(Box<Hash>),
+    Hash(Hash),
     /// A set.
     Set(Box<Set>),
     /// A sorted set.

@@ -335,7 +335,7 @@ fn hash_for_write<'a>(db: &'a mut Db, key: &[u8], now: u64) -> CmdResult<&'a mut
         None => false,
     };
     if !exists {
-        db.insert(key, Value::Hash(Box::default()), now);
+        db.insert(key, Value::Hash(Hash::default()), now);
     }
     match db.lookup_write(key, now) {
         Some(e) => as_hash(&mut e.value),

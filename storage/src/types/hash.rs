@@ -1718,3 +1718,14 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod layout {
+    /// A hash is stored inline in `Value` (no extra allocation per key):
+    /// that only pays off while it does not make `Value` bigger.
+    #[test]
+    fn hash_is_two_words_and_value_stays_small() {
+        assert_eq!(std::mem::size_of::<super::Hash>(), 16);
+        assert!(std::mem::size_of::<crate::Value>() <= 24);
+    }
+}
