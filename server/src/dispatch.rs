@@ -358,6 +358,7 @@ pub async fn gather_run_scatter<R>(
                     d.stats.keyspace_hits += stats.keyspace_hits;
                     d.stats.keyspace_misses += stats.keyspace_misses;
                     d.stats.expired_keys += stats.expired_keys;
+                    d.stats.expired_subkeys += stats.expired_subkeys;
                 }
             }
         })

@@ -84,6 +84,9 @@ pub struct DbStats {
     pub keyspace_hits: u64,
     /// Read lookups that found nothing.
     pub keyspace_misses: u64,
+    /// Hash fields deleted because their deadline passed (INFO's
+    /// `expired_subkeys`).
+    pub expired_subkeys: u64,
 }
 
 /// One database's keys.
@@ -91,6 +94,10 @@ pub struct DbStats {
 pub struct Db {
     map: IndexMap<SmallBytes, Entry, Hasher>,
     expires: IndexSet<SmallBytes, Hasher>,
+    /// Keys that may hold a hash with field deadlines: a superset, checked
+    /// when used (a key deleted or overwritten leaves a stale entry, which
+    /// the active cycle drops).
+    hexpires: IndexSet<SmallBytes, Hasher>,
     /// Counters for INFO.
     pub stats: DbStats,
 }
@@ -204,6 +211,7 @@ impl Db {
         expire_at: Option<u64>,
         now_ms: u64,
     ) {
+        self.note_if_field_ttls(key, &value);
         let entry = Entry {
             value,
             expire_at: expire_at.unwrap_or(0),
@@ -237,6 +245,7 @@ impl Db {
     /// Inserts an entry as it is (used by COPY, MOVE, RENAME and RESTORE).
     pub fn insert_entry(&mut self, key: &[u8], entry: Entry) {
         self.grow_if_full();
+        self.note_if_field_ttls(key, &entry.value);
         let has = entry.expire_at != 0;
         let old = self.map.insert(key.into(), entry);
         let had = old.map(|o| o.expire_at != 0).unwrap_or(false);
@@ -291,6 +300,7 @@ impl Db {
     pub fn clear(&mut self) {
         self.map = IndexMap::default();
         self.expires = IndexSet::default();
+        self.hexpires = IndexSet::default();
     }
 
     /// Iterates over live keys (skipping expired ones without deleting them).
@@ -416,6 +426,101 @@ impl Db {
             }
         }
         (sampled, expired)
+    }
+
+    fn note_if_field_ttls(&mut self, key: &[u8], value: &Value) {
+        if let Value::Hash(h) = value {
+            if h.has_field_ttls() && !self.hexpires.contains(key) {
+                self.hexpires.insert(key.into());
+            }
+        }
+    }
+
+    /// Records that the hash at `key` has field deadlines, so the active
+    /// cycle visits it (call after HEXPIRE and friends set one).
+    pub fn note_field_ttls(&mut self, key: &[u8]) {
+        if !self.hexpires.contains(key) {
+            self.hexpires.insert(key.into());
+        }
+    }
+
+    /// Number of hashes with field deadlines (INFO keyspace `subexpiry`).
+    pub fn subexpiry(&self) -> usize {
+        self.hexpires
+            .iter()
+            .filter(|k| {
+                matches!(self.map.get(&k[..]), Some(Entry { value: Value::Hash(h), .. }) if h.has_field_ttls())
+            })
+            .count()
+    }
+
+    /// One active cycle of hash-field expiry: samples hashes with field
+    /// deadlines, deletes their fields whose deadline has come (at most
+    /// `max_fields` in all), deletes a hash left empty, and repeats while
+    /// more than a quarter of a sample had something to expire. Returns the
+    /// number of fields deleted.
+    pub fn active_expire_fields(
+        &mut self,
+        now_ms: u64,
+        max_fields: usize,
+        rng: &mut impl Rng,
+    ) -> usize {
+        const SAMPLE: usize = 20;
+        let mut deleted = 0;
+        for _round in 0..16 {
+            let n = self.hexpires.len();
+            if n == 0 || deleted >= max_fields {
+                break;
+            }
+            // Small index: visit every key (from the end, so dropping the
+            // current one does not skip another); large: sample.
+            let picks: Vec<usize> = if n <= SAMPLE {
+                (0..n).rev().collect()
+            } else {
+                (0..SAMPLE).map(|_| rng.random_range(0..n)).collect()
+            };
+            let mut sampled = 0;
+            let mut due = 0;
+            for i in picks {
+                let Some(key) = self.hexpires.get_index(i).cloned() else {
+                    continue;
+                };
+                sampled += 1;
+                let (fields, empty, keep) = match self.map.get_mut(&key) {
+                    Some(e) if e.is_expired(now_ms) => (0, false, false),
+                    Some(Entry {
+                        value: Value::Hash(h),
+                        ..
+                    }) => match h.min_field_ttl() {
+                        None => (0, false, false),
+                        Some(min) if min > now_ms => (0, false, true),
+                        Some(_) => {
+                            let d = h.expire_due(now_ms, max_fields - deleted);
+                            (d, h.is_empty(), h.has_field_ttls())
+                        }
+                    },
+                    _ => (0, false, false),
+                };
+                if fields > 0 {
+                    due += 1;
+                    deleted += fields;
+                    self.stats.expired_subkeys += fields as u64;
+                }
+                if empty {
+                    self.remove(&key);
+                }
+                if !keep || empty {
+                    self.hexpires.swap_remove(&key);
+                }
+                if deleted >= max_fields {
+                    break;
+                }
+            }
+            if n <= SAMPLE || sampled == 0 || due * 4 <= sampled {
+                break;
+            }
+        }
+        deleted
     }
 
     /// Sum of the deadlines' remaining time over a sample, for INFO's avg_ttl.
@@ -575,6 +680,52 @@ mod tests {
         }
         assert_eq!(db.len(), 666);
         assert_eq!(db.stats.expired_keys, 334);
+    }
+
+    #[test]
+    fn field_expiry_index_counts_and_expires() {
+        use crate::types::hash::{ExpireCond, Hash};
+        use crate::types::Thresholds;
+        let th = Thresholds::default();
+        let mut db = Db::default();
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(2);
+        for i in 0..50u32 {
+            let mut h = Hash::new();
+            h.set(b"keep", b"v", &th);
+            h.set(b"gone", b"v", &th);
+            h.set_field_ttl(b"gone", 100, ExpireCond::Always, 0);
+            if i % 2 == 0 {
+                h.set_field_ttl(b"keep", 100, ExpireCond::Always, 0);
+            }
+            db.insert(format!("h{i}").as_bytes(), Value::Hash(h), 0);
+        }
+        db.insert(b"plain", Value::Hash(Hash::default()), 0);
+        assert_eq!(db.subexpiry(), 50);
+        // Nothing due yet.
+        assert_eq!(db.active_expire_fields(50, 1000, &mut rng), 0);
+        // Overwriting a key drops it from the count (the stale index entry
+        // is ignored).
+        db.insert(b"h0", s(b"v"), 0);
+        assert_eq!(db.subexpiry(), 49);
+        let mut deleted = 0;
+        for _ in 0..50 {
+            deleted += db.active_expire_fields(200, 1000, &mut rng);
+        }
+        // 49 "gone" fields, and 24 "keep" fields (their hashes deleted).
+        assert_eq!(deleted, 49 + 24);
+        assert_eq!(db.stats.expired_subkeys, 73);
+        assert_eq!(db.subexpiry(), 0);
+        assert_eq!(db.len(), 1 + 1 + 25);
+        // A renamed hash keeps being tracked.
+        let mut h = Hash::new();
+        h.set(b"f", b"v", &th);
+        h.set_field_ttl(b"f", 300, ExpireCond::Always, 0);
+        db.insert(b"x", Value::Hash(h), 0);
+        let e = db.remove(b"x").unwrap();
+        db.insert_entry(b"y", e);
+        assert_eq!(db.subexpiry(), 1);
+        assert_eq!(db.active_expire_fields(400, 1000, &mut rng), 1);
+        assert!(db.peek(b"y", 400).is_none());
     }
 
     #[test]

@@ -27,6 +27,9 @@ impl Clock for SystemClock {
     }
 }
 
+/// Hash fields the active cycle may delete per database and effort level.
+const FIELDS_PER_CYCLE: usize = 1000;
+
 /// All databases of one shard.
 pub struct Shard {
     /// This shard's index among all shards.
@@ -81,6 +84,7 @@ impl Shard {
             total.expired_keys += db.stats.expired_keys;
             total.keyspace_hits += db.stats.keyspace_hits;
             total.keyspace_misses += db.stats.keyspace_misses;
+            total.expired_subkeys += db.stats.expired_subkeys;
         }
         total
     }
@@ -112,6 +116,12 @@ impl Shard {
                     break;
                 }
             }
+            // Hash fields with a deadline (Redis 7.4's HFE active expiry).
+            db.active_expire_fields(
+                now,
+                FIELDS_PER_CYCLE * effort.max(1) as usize,
+                &mut self.rng,
+            );
         }
         total
     }

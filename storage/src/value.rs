@@ -136,7 +136,7 @@ pub enum Value {
     /// A list.
     List(Box<List>),
     /// A hash.
-    Hash(Box<Hash>),
+    Hash(Hash),
     /// A set. Not boxed: `Set` is 16 bytes (one pointer-sized buffer or
     /// table handle), so it fits in a `Value` without growing it, and a
     /// small set costs one allocation instead of two.

@@ -206,9 +206,10 @@ struct ShardNumbers {
     hits: u64,
     misses: u64,
     expired: u64,
+    expired_subkeys: u64,
     /// Per database: keys, keys with a deadline, sum of TTLs of a sample
-    /// weighted by its expires count.
-    dbs: Vec<(u64, u64, u128)>,
+    /// weighted by its expires count, hashes with field deadlines.
+    dbs: Vec<(u64, u64, u128, u64)>,
     cmdstats: CmdStats,
 }
 
@@ -226,13 +227,19 @@ fn info(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
                     hits: st.keyspace_hits,
                     misses: st.keyspace_misses,
                     expired: st.expired_keys,
+                    expired_subkeys: st.expired_subkeys,
                     dbs: env
                         .shard
                         .dbs
                         .iter()
                         .map(|d| {
                             let e = d.expires_len() as u64;
-                            (d.len() as u64, e, d.avg_ttl(now) as u128 * e as u128)
+                            (
+                                d.len() as u64,
+                                e,
+                                d.avg_ttl(now) as u128 * e as u128,
+                                d.subexpiry() as u64,
+                            )
                         })
                         .collect(),
                     cmdstats: env.cmdstats.clone(),
@@ -577,7 +584,8 @@ fn stats_section(shared: &Shared, shards: &[ShardNumbers], add: &mut Add<'_>) {
     add("sync_full", "0".into());
     add("sync_partial_ok", "0".into());
     add("sync_partial_err", "0".into());
-    add("expired_subkeys", "0".into());
+    let expired_subkeys: u64 = shards.iter().map(|n| n.expired_subkeys).sum();
+    add("expired_subkeys", expired_subkeys.to_string());
     add("expired_keys", expired.to_string());
     add("expired_stale_perc", "0.00".into());
     add("expired_time_cap_reached_count", "0".into());
@@ -714,12 +722,13 @@ fn commandstats_section(shards: &[ShardNumbers], add: &mut Add<'_>) {
 fn keyspace_section(shards: &[ShardNumbers], add: &mut Add<'_>) {
     let ndb = shards.iter().map(|s| s.dbs.len()).max().unwrap_or(0);
     for db in 0..ndb {
-        let (mut keys, mut expires, mut ttl_sum) = (0u64, 0u64, 0u128);
+        let (mut keys, mut expires, mut ttl_sum, mut sub) = (0u64, 0u64, 0u128, 0u64);
         for s in shards {
-            if let Some(&(k, e, t)) = s.dbs.get(db) {
+            if let Some(&(k, e, t, h)) = s.dbs.get(db) {
                 keys += k;
                 expires += e;
                 ttl_sum += t;
+                sub += h;
             }
         }
         if keys == 0 {
@@ -732,7 +741,7 @@ fn keyspace_section(shards: &[ShardNumbers], add: &mut Add<'_>) {
         };
         add(
             &format!("db{db}"),
-            format!("keys={keys},expires={expires},avg_ttl={avg},subexpiry=0"),
+            format!("keys={keys},expires={expires},avg_ttl={avg},subexpiry={sub}"),
         );
     }
 }

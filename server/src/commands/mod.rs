@@ -6,6 +6,7 @@ pub mod client;
 pub mod config;
 pub mod connection;
 pub mod expire;
+pub mod hash;
 pub mod info;
 pub mod introspection;
 pub mod keys;
@@ -31,4 +32,5 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     zset::COMMANDS,
     sets::COMMANDS,
     sort::COMMANDS,
+    hash::COMMANDS,
 ];
