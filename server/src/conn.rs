@@ -116,6 +116,7 @@ pub async fn serve(worker: Rc<Worker>, std_stream: std::net::TcpStream) {
         no_touch: AtomicBool::new(false),
         worker: worker.id,
         multi: AtomicI64::new(-1),
+        blocked: Default::default(),
     });
     shared.clients.add(info.clone());
     let mut ctx = ConnCtx {
@@ -172,7 +173,18 @@ async fn run(ctx: &mut ConnCtx, stream: &mut tokio::net::TcpStream) -> std::io::
             }
             match parser.parse(&mut rbuf, &limits) {
                 Parsed::Request(argv) => {
-                    let reply = crate::dispatch::execute(ctx, argv).await;
+                    // Hook (blocking): a client that disconnects while its
+                    // command is blocked drops the command (its waiters are
+                    // forgotten) and the connection.
+                    let reply = {
+                        let exec = crate::dispatch::execute(ctx, argv);
+                        tokio::pin!(exec);
+                        tokio::select! {
+                            biased;
+                            r = &mut exec => r,
+                            _ = crate::blocking::closed_while_blocked(&info, stream) => return Ok(()),
+                        }
+                    };
                     write_reply(ctx, &reply, &mut wbuf);
                     if ctx.client.close_after_reply {
                         stream.write_all(&wbuf).await?;

@@ -228,8 +228,18 @@ async fn run_keyed(
     }
     let db = ctx.client.db;
     let touch = !ctx.client.no_touch;
+    // Hook (blocking): after a write, serve clients blocked on its keys in
+    // the same shard step, before the next command runs there.
+    let write = cmd.has(crate::command::flags::WRITE);
     if single && target == own {
-        return run_inline(ctx, |shard_ctx| f(shard_ctx, &argv)).await;
+        let r = run_inline(ctx, |shard_ctx| f(shard_ctx, &argv)).await;
+        if write {
+            crate::blocking::after_write_local(
+                &ctx.worker,
+                positions.iter().map(|&p| &argv[p][..]),
+            );
+        }
+        return r;
     }
     if single {
         return ctx
@@ -242,7 +252,11 @@ async fn run_keyed(
                     touch,
                     limits: &env.limits,
                 };
-                f(&mut sctx, &argv)
+                let r = f(&mut sctx, &argv);
+                if write {
+                    crate::blocking::after_write(env, positions.iter().map(|&p| &argv[p][..]));
+                }
+                r
             })
             .await
             .unwrap_or_else(|| Err(CmdError::msg("ERR server is shutting down")));
@@ -329,12 +343,15 @@ pub async fn gather_run_scatter<R>(
             }
         }
         let first = i == 0;
+        let touched = ks.clone();
         tx.run(*s, move |env: &mut ShardEnv| {
             for (dbi, k, e) in back {
                 if let Some(d) = env.shard.dbs.get_mut(dbi) {
                     d.insert_entry(&k, e);
                 }
             }
+            // Hook (blocking): keys put back may serve blocked clients.
+            crate::blocking::after_write(env, touched.iter().map(|k| &k[..]));
             if first {
                 // Keep INFO's hit/miss/expired counts: credit them to one shard.
                 if let Some(d) = env.shard.dbs.get_mut(0) {

@@ -9,6 +9,7 @@ pub mod expire;
 pub mod info;
 pub mod introspection;
 pub mod keys;
+pub mod list;
 pub mod lolwut;
 pub mod strings;
 
@@ -25,4 +26,5 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     admin::COMMANDS,
     keys::COMMANDS,
     expire::COMMANDS,
+    list::COMMANDS,
 ];

@@ -1033,6 +1033,7 @@ mod tests {
             proto_max_bulk_len: 512 * 1024 * 1024,
             hz: 10,
             active_expire_effort: 1,
+            thresholds: Default::default(),
         }
     }
 
