@@ -686,8 +686,15 @@ impl Op {
         }
     }
 
-    /// The reply when the timeout expires (or the client can't block).
+    /// The reply when the timeout expires: a null array for every list
+    /// command (Redis's replyToBlockedClientTimedOut), BLMOVE included.
     fn timeout_reply(&self) -> Reply {
+        Reply::NilArray
+    }
+
+    /// The reply when the command can't block (MULTI, scripts): BLMOVE
+    /// answers a null bulk there, as LMOVE would.
+    fn nonblocking_reply(&self) -> Reply {
         match self {
             Op::Move { .. } => Reply::Nil,
             _ => Reply::NilArray,
@@ -775,7 +782,7 @@ fn run_now(ctx: &mut ShardCtx<'_>, b: CmdResult<Blocking>) -> CmdResult<Reply> {
     let b = b?;
     Ok(b.op
         .try_now(ctx, &b.keys)?
-        .unwrap_or_else(|| b.op.timeout_reply()))
+        .unwrap_or_else(|| b.op.nonblocking_reply()))
 }
 
 fn blpop_now(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
