@@ -147,7 +147,7 @@ enum Repr {
     Pack { buf: Vec<u8>, len: u32, lp: u32 },
     /// One box per entry; `lp` as above (for converting back).
     Deque {
-        items: VecDeque<Box<[u8]>>,
+        items: Box<VecDeque<Box<[u8]>>>,
         lp: usize,
     },
 }
@@ -295,7 +295,7 @@ impl List {
         match &self.repr {
             Repr::Pack { buf, .. } => buf.capacity(),
             Repr::Deque { items, .. } => {
-                items.capacity() * 16 + items.iter().map(|b| b.len()).sum::<usize>()
+                32 + items.capacity() * 16 + items.iter().map(|b| b.len()).sum::<usize>()
             }
         }
     }
@@ -326,7 +326,10 @@ impl List {
             if exceeds_limit(fill, *lp as usize + add_bytes, *len as usize + n) {
                 let lp = *lp as usize;
                 let items: VecDeque<Box<[u8]>> = self.iter().map(Box::from).collect();
-                self.repr = Repr::Deque { items, lp };
+                self.repr = Repr::Deque {
+                    items: Box::new(items),
+                    lp,
+                };
             }
         }
     }
@@ -348,7 +351,7 @@ impl List {
                 return;
             }
             let mut buf = Vec::with_capacity(items.iter().map(|e| entry_len(e)).sum());
-            for e in items {
+            for e in items.iter() {
                 put_entry(&mut buf, e);
             }
             self.repr = Repr::Pack {
@@ -476,7 +479,7 @@ impl List {
             }
             Repr::Deque { items: d, lp } => {
                 *lp = LP_EMPTY + items.iter().map(|e| lp_entry_size(e)).sum::<usize>();
-                *d = items.into_iter().map(Vec::into_boxed_slice).collect();
+                **d = items.into_iter().map(Vec::into_boxed_slice).collect();
             }
         }
     }
@@ -617,6 +620,11 @@ mod tests {
 
     fn items(l: &List) -> Vec<Vec<u8>> {
         l.iter().map(<[u8]>::to_vec).collect()
+    }
+
+    #[test]
+    fn a_list_is_small() {
+        assert!(std::mem::size_of::<List>() <= 32);
     }
 
     #[test]
