@@ -147,6 +147,9 @@ enum Repr {
     Pack { buf: Vec<u8>, len: u32, lp: u32 },
     /// One box per entry; `lp` as above (for converting back).
     Deque {
+        // Boxed on purpose: keeps the common packed variant (and every
+        // list value) at 32 bytes.
+        #[allow(clippy::box_collection)]
         items: Box<VecDeque<Box<[u8]>>>,
         lp: usize,
     },
