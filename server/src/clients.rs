@@ -45,6 +45,9 @@ pub struct ClientInfo {
     pub worker: usize,
     /// Multi state for CLIENT LIST (`-1` when not in MULTI).
     pub multi: AtomicI64,
+    /// Hook (blocking): the waiter of a blocked command, for CLIENT
+    /// UNBLOCK and the `b` flag.
+    pub blocked: crate::blocking::BlockedSlot,
 }
 
 /// Names a client sets about itself.
@@ -94,6 +97,9 @@ impl ClientInfo {
         let mut flags = String::new();
         if self.no_evict.load(Ordering::Relaxed) {
             flags.push('e');
+        }
+        if self.blocked.is_blocked() {
+            flags.push('b');
         }
         if self.no_touch.load(Ordering::Relaxed) {
             flags.push('T');

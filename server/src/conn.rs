@@ -140,6 +140,7 @@ pub async fn serve(worker: Rc<Worker>, std_stream: std::net::TcpStream) {
         no_touch: AtomicBool::new(false),
         worker: worker.id,
         multi: AtomicI64::new(-1),
+        blocked: Default::default(),
     });
     shared.clients.add(info.clone());
     let mut ctx = ConnCtx {
@@ -212,7 +213,18 @@ async fn run(ctx: &mut ConnCtx, stream: &mut tokio::net::TcpStream) -> std::io::
                     // shard travel as one message.
                     match crate::dispatch::remote_plan(ctx, &argv) {
                         None => {
-                            let reply = crate::dispatch::execute(ctx, argv).await;
+                            // Hook (blocking): a client that disconnects while
+                            // its command is blocked drops the command (its
+                            // waiters are forgotten) and the connection.
+                            let reply = {
+                                let exec = crate::dispatch::execute(ctx, argv);
+                                tokio::pin!(exec);
+                                tokio::select! {
+                                    biased;
+                                    r = &mut exec => r,
+                                    _ = crate::blocking::closed_while_blocked(&info, stream) => return Ok(()),
+                                }
+                            };
                             write_reply(ctx, &reply, &mut wbuf);
                         }
                         Some(plan) => {

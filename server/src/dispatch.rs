@@ -244,8 +244,18 @@ async fn run_keyed(
     }
     let db = ctx.client.db;
     let touch = !ctx.client.no_touch;
+    // Hook (blocking): after a write, serve clients blocked on its keys in
+    // the same shard step, before the next command runs there.
+    let write = cmd.has(crate::command::flags::WRITE);
     if single && target == own {
-        return run_inline(ctx, |shard_ctx| f(shard_ctx, argv)).await;
+        let r = run_inline(ctx, |shard_ctx| f(shard_ctx, argv)).await;
+        if write {
+            crate::blocking::after_write_local(
+                &ctx.worker,
+                positions.iter().map(|&p| &argv[p][..]),
+            );
+        }
+        return r;
     }
     if single {
         let argv = argv.to_vec();
@@ -259,7 +269,11 @@ async fn run_keyed(
                     touch,
                     limits: &env.limits,
                 };
-                f(&mut sctx, &argv)
+                let r = f(&mut sctx, &argv);
+                if write {
+                    crate::blocking::after_write(env, positions.iter().map(|&p| &argv[p][..]));
+                }
+                r
             })
             .await
             .unwrap_or_else(|| Err(CmdError::msg("ERR server is shutting down")));
@@ -346,12 +360,15 @@ pub async fn gather_run_scatter<R>(
             }
         }
         let first = i == 0;
+        let touched = ks.clone();
         tx.run(*s, move |env: &mut ShardEnv| {
             for (dbi, k, e) in back {
                 if let Some(d) = env.shard.dbs.get_mut(dbi) {
                     d.insert_entry(&k, e);
                 }
             }
+            // Hook (blocking): keys put back may serve blocked clients.
+            crate::blocking::after_write(env, touched.iter().map(|k| &k[..]));
             if first {
                 // Keep INFO's hit/miss/expired counts: credit them to one shard.
                 if let Some(d) = env.shard.dbs.get_mut(0) {
@@ -408,6 +425,8 @@ pub struct RemotePlan {
     cmd: &'static CommandSpec,
     parent: Option<&'static CommandSpec>,
     f: ShardFn,
+    /// Where the keys are (blocked clients are served after writes).
+    positions: Vec<usize>,
     /// The shard that owns every key of the request.
     pub target: usize,
 }
@@ -425,6 +444,9 @@ pub fn remote_plan(ctx: &ConnCtx, argv: &[Bytes]) -> Option<RemotePlan> {
     let Exec::Shard(f) = cmd.exec else {
         return None;
     };
+    if cmd.has(crate::command::flags::BLOCKING) {
+        return None;
+    }
     gates(ctx, cmd, parent, argv).ok()?;
     let positions = cmd.key_positions(argv).ok()?;
     let first = *positions.first()?;
@@ -440,6 +462,7 @@ pub fn remote_plan(ctx: &ConnCtx, argv: &[Bytes]) -> Option<RemotePlan> {
         cmd,
         parent,
         f,
+        positions,
         target,
     })
 }
@@ -461,14 +484,15 @@ pub async fn execute_remote_batch(
     let mut work = Vec::with_capacity(n);
     for (plan, argv) in batch {
         meta.push((plan.cmd, plan.parent));
-        work.push((plan.f, argv));
+        let write = plan.cmd.has(crate::command::flags::WRITE);
+        work.push((plan.f, argv, write, plan.positions));
     }
     let shared = ctx.worker.shared.clone();
     let start = Instant::now();
     let results = shared
         .run_on(target, move |env| {
             work.into_iter()
-                .map(|(f, argv)| {
+                .map(|(f, argv, write, positions)| {
                     env.shard.refresh_time();
                     let mut sctx = ShardCtx {
                         shard: &mut env.shard,
@@ -476,7 +500,13 @@ pub async fn execute_remote_batch(
                         touch,
                         limits: &env.limits,
                     };
-                    f(&mut sctx, &argv)
+                    let r = f(&mut sctx, &argv);
+                    if write {
+                        // Serve clients blocked on these keys before the
+                        // next command, as the unbatched path does.
+                        crate::blocking::after_write(env, positions.iter().map(|&p| &argv[p][..]));
+                    }
+                    r
                 })
                 .collect::<Vec<_>>()
         })

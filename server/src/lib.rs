@@ -5,6 +5,7 @@
 //! gates and routing), `worker` and `tx` (threads and multi-shard
 //! transactions), `conn` (one connection), `server` (start-up).
 
+pub mod blocking;
 pub mod clients;
 pub mod command;
 pub mod commands;

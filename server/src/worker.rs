@@ -24,6 +24,8 @@ pub struct ShardEnv {
     pub limits: Limits,
     /// Per-command statistics of commands dispatched on this worker.
     pub cmdstats: CmdStats,
+    /// Hook (blocking): clients blocked on this shard's keys.
+    pub blocking: crate::blocking::ShardWaiters,
 }
 
 /// A message to a worker's inbox.
@@ -98,6 +100,7 @@ pub fn spawn(
                     shard: Shard::new(id, databases),
                     limits,
                     cmdstats: CmdStats::default(),
+                    blocking: Default::default(),
                 }),
                 frozen: Cell::new(false),
                 unfrozen: Notify::new(),

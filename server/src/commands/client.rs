@@ -141,6 +141,14 @@ static CLIENT_SUBS: &[CommandSpec] = &[
         .acl(CONN)
         .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
         .doc("connection", "2.6.9", "Sets the connection name.", "O(1)"),
+    row("unblock", -3, ADMIN | SUB, Keys::None, Exec::Coord(unblock))
+        .acl(ADMIN_CONN)
+        .doc(
+            "connection",
+            "5.0.0",
+            "Unblocks a client blocked by a blocking command from a different connection.",
+            "O(log N) where N is the number of client connections",
+        ),
     row("unpause", 2, ADMIN | SUB, Keys::None, Exec::Coord(unpause))
         .acl(ADMIN_CONN)
         .doc(
@@ -449,6 +457,37 @@ fn kill(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
             killed += 1;
         }
         Ok(Reply::Int(killed))
+    })
+}
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: wakes a client blocked in a blocking
+/// command (see `crate::blocking`).
+fn unblock(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
+    Box::pin(async move {
+        if argv.len() > 4 {
+            return Err(subcommand_syntax_error(&argv[1], "CLIENT"));
+        }
+        let error = match argv.get(3) {
+            None => false,
+            Some(r) if is(r, "timeout") => false,
+            Some(r) if is(r, "error") => true,
+            Some(_) => {
+                return Err(CmdError::msg(
+                    "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+                ))
+            }
+        };
+        let id = storage::numfmt::parse_i64(&argv[2]).ok_or(CmdError::NotInteger)?;
+        let target = ctx
+            .worker
+            .shared
+            .clients
+            .snapshot()
+            .into_iter()
+            .find(|c| c.id as i64 == id);
+        Ok(Reply::Int(
+            target.is_some_and(|c| c.blocked.unblock(error)) as i64
+        ))
     })
 }
 

@@ -10,6 +10,7 @@ pub mod hash;
 pub mod info;
 pub mod introspection;
 pub mod keys;
+pub mod list;
 pub mod lolwut;
 pub mod sets;
 pub mod sort;
@@ -33,4 +34,5 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     sets::COMMANDS,
     sort::COMMANDS,
     hash::COMMANDS,
+    list::COMMANDS,
 ];

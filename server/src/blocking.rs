@@ -1,0 +1,514 @@
+//! Blocking commands: clients parked on keys until a write fills them.
+//!
+//! A blocked client owns one [`Waiter`] (shared by every key it waits on,
+//! on every shard) and registers a [`Parked`] entry in the wait list of
+//! each key, in the shard that owns the key. The first shard to serve it
+//! wins by *claiming* the waiter (an atomic flag); timeout, CLIENT UNBLOCK
+//! and disconnection claim it too, so a waiter is answered exactly once.
+//! Entries of claimed waiters are dropped lazily when met and eagerly by a
+//! cleanup message when the blocked command ends.
+//!
+//! Serving is synchronous with the write that made a key ready: dispatch
+//! calls [`after_write`] right after every write command on the shard, in
+//! the same step, so the next command on that shard already sees the list
+//! after the waiters took their elements (Redis's `handleClientsBlockedOnKeys`
+//! before the next command). Waiters on one key are served first come,
+//! first served.
+//!
+//! Invariants:
+//! - a key's wait list lives on the shard that owns the key;
+//! - a waiter is answered once (claim before send);
+//! - parking re-checks the key in the same shard step, so a push between
+//!   the first attempt and parking is never missed.
+//!
+//! One case can't be served inside the source shard's step: BLMOVE whose
+//! destination lives on another shard. That waiter is woken with
+//! [`Wake::Retry`] and runs the move again as one multi-shard LMOVE
+//! (atomic under a transaction); if another client took the element in
+//! between, it blocks again at the back of the queue.
+
+use crate::clients::ClientInfo;
+use crate::command::ShardCtx;
+use crate::conn::ConnCtx;
+use crate::slot::shard_of;
+use crate::worker::{ShardEnv, ShardMsg, Worker};
+use bytes::Bytes;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+use std::time::Duration;
+use storage::{CmdError, CmdResult, Reply};
+use tokio::sync::oneshot;
+
+/// What serving a parked client on a key did.
+pub enum Served {
+    /// The key holds nothing for this client: keep waiting.
+    NotReady,
+    /// The waiter was already answered elsewhere: drop the entry.
+    Gone,
+    /// Claimed, but must be served by the client itself (cross-shard move).
+    Retry,
+    /// Served with this reply; the key (if any) was pushed to and may now
+    /// serve its own waiters.
+    Reply(Reply, Option<Bytes>),
+}
+
+/// The first, non-blocking attempt of a blocking command over its keys:
+/// `Ok(None)` when it would block.
+pub type AttemptFn =
+    Arc<dyn Fn(&mut ShardCtx<'_>, &[Bytes]) -> CmdResult<Option<Reply>> + Send + Sync>;
+
+/// Serves a parked client from a key; must call `claim` (and get true)
+/// before changing anything.
+pub type ServeFn = Arc<dyn Fn(&mut ShardCtx<'_>, &[u8], &dyn Fn() -> bool) -> Served + Send + Sync>;
+
+/// A blocking command, parsed.
+pub struct BlockRequest {
+    /// The keys to wait on, in the command's order.
+    pub keys: Vec<Bytes>,
+    /// Other keys the command writes (BLMOVE's destination).
+    pub extra_keys: Vec<Bytes>,
+    /// Milliseconds to wait; 0 is forever.
+    pub timeout_ms: u64,
+    /// The reply when the timeout expires.
+    pub timeout_reply: Reply,
+    /// The non-blocking attempt.
+    pub attempt: AttemptFn,
+    /// Serving from one ready key.
+    pub serve: ServeFn,
+}
+
+/// Why a blocked client wakes up.
+enum Wake {
+    Served(Reply),
+    Retry,
+    Unblocked { error: bool },
+}
+
+/// One blocked client, shared by all its wait-list entries.
+pub struct Waiter {
+    done: AtomicBool,
+    tx: Mutex<Option<oneshot::Sender<Wake>>>,
+}
+
+impl Waiter {
+    fn new(tx: oneshot::Sender<Wake>) -> Waiter {
+        Waiter {
+            done: AtomicBool::new(false),
+            tx: Mutex::new(Some(tx)),
+        }
+    }
+
+    /// Takes the right to answer this waiter; true for the one caller that wins.
+    fn claim(&self) -> bool {
+        !self.done.swap(true, Ordering::AcqRel)
+    }
+
+    fn is_done(&self) -> bool {
+        self.done.load(Ordering::Acquire)
+    }
+
+    fn send(&self, w: Wake) {
+        let tx = self.tx.lock().ok().and_then(|mut g| g.take());
+        if let Some(tx) = tx {
+            let _ = tx.send(w);
+        }
+    }
+}
+
+/// A client's current waiter, for CLIENT UNBLOCK and the disconnect watch
+/// (kept in [`ClientInfo`]).
+#[derive(Default)]
+pub struct BlockedSlot(Mutex<Option<Arc<Waiter>>>);
+
+impl BlockedSlot {
+    fn set(&self, w: Option<Arc<Waiter>>) {
+        if let Ok(mut g) = self.0.lock() {
+            *g = w;
+        }
+    }
+
+    /// True while the client is blocked.
+    pub fn is_blocked(&self) -> bool {
+        self.0
+            .lock()
+            .map(|g| g.as_ref().is_some_and(|w| !w.is_done()))
+            .unwrap_or(false)
+    }
+
+    /// CLIENT UNBLOCK: wakes the client as if timed out, or with an error.
+    /// False when it wasn't blocked.
+    pub fn unblock(&self, error: bool) -> bool {
+        let w = self.0.lock().ok().and_then(|g| g.clone());
+        match w {
+            Some(w) if w.claim() => {
+                w.send(Wake::Unblocked { error });
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// One entry of a key's wait list.
+struct Parked {
+    waiter: Arc<Waiter>,
+    db: usize,
+    serve: ServeFn,
+}
+
+/// A shard's wait lists (kept in [`ShardEnv`]).
+#[derive(Default)]
+pub struct ShardWaiters {
+    /// Per key (any database), the parked clients in arrival order.
+    queues: HashMap<Box<[u8]>, VecDeque<Parked>>,
+    /// Keys signaled ready, to serve before the next command.
+    ready: VecDeque<Box<[u8]>>,
+}
+
+impl ShardWaiters {
+    /// Number of keys with parked clients.
+    pub fn keys(&self) -> usize {
+        self.queues.len()
+    }
+}
+
+/// Dispatch hook: after a write command on this shard touched `keys`,
+/// serve the clients blocked on any of them. Cheap when nobody waits.
+pub fn after_write<'a>(env: &mut ShardEnv, keys: impl IntoIterator<Item = &'a [u8]>) {
+    if env.blocking.queues.is_empty() {
+        return;
+    }
+    for k in keys {
+        if env.blocking.queues.contains_key(k) {
+            env.blocking.ready.push_back(k.into());
+        }
+    }
+    serve_ready(env);
+}
+
+/// [`after_write`] on the worker's own shard.
+pub fn after_write_local<'a>(worker: &Worker, keys: impl IntoIterator<Item = &'a [u8]>) {
+    let mut env = worker.env.borrow_mut();
+    after_write(&mut env, keys);
+}
+
+/// Serves the waiters of every key signaled ready, first come first
+/// served, until the keys run dry.
+fn serve_ready(env: &mut ShardEnv) {
+    while let Some(key) = env.blocking.ready.pop_front() {
+        let Some(mut q) = env.blocking.queues.remove(&key) else {
+            continue;
+        };
+        let mut i = 0;
+        while i < q.len() {
+            if q[i].waiter.is_done() {
+                q.remove(i);
+                continue;
+            }
+            let waiter = q[i].waiter.clone();
+            let serve = q[i].serve.clone();
+            let mut sctx = ShardCtx {
+                shard: &mut env.shard,
+                db: q[i].db,
+                touch: true,
+                limits: &env.limits,
+            };
+            match serve(&mut sctx, &key, &|| waiter.claim()) {
+                Served::NotReady => i += 1,
+                Served::Gone => {
+                    q.remove(i);
+                }
+                Served::Retry => {
+                    waiter.send(Wake::Retry);
+                    q.remove(i);
+                }
+                Served::Reply(r, pushed) => {
+                    waiter.send(Wake::Served(r));
+                    q.remove(i);
+                    if let Some(d) = pushed {
+                        if env.blocking.queues.contains_key(&d[..]) || d[..] == key[..] {
+                            env.blocking.ready.push_back(d[..].into());
+                        }
+                    }
+                }
+            }
+        }
+        if !q.is_empty() {
+            // Entries parked meanwhile (none: serving doesn't park) go after.
+            let slot = env.blocking.queues.entry(key).or_default();
+            let newer = std::mem::take(slot);
+            *slot = q;
+            slot.extend(newer);
+        }
+    }
+}
+
+/// Parks `waiter` on `keys` of this shard, serving it at once instead if a
+/// key is ready (closes the race with writes since the attempt).
+fn park(env: &mut ShardEnv, db: usize, keys: &[Bytes], waiter: &Arc<Waiter>, serve: &ServeFn) {
+    for k in keys {
+        if waiter.is_done() {
+            return;
+        }
+        let mut sctx = ShardCtx {
+            shard: &mut env.shard,
+            db,
+            touch: true,
+            limits: &env.limits,
+        };
+        match serve(&mut sctx, k, &|| waiter.claim()) {
+            Served::NotReady => env
+                .blocking
+                .queues
+                .entry(k[..].into())
+                .or_default()
+                .push_back(Parked {
+                    waiter: waiter.clone(),
+                    db,
+                    serve: serve.clone(),
+                }),
+            Served::Gone => return,
+            Served::Retry => {
+                waiter.send(Wake::Retry);
+                return;
+            }
+            Served::Reply(r, pushed) => {
+                waiter.send(Wake::Served(r));
+                after_write(env, pushed.as_deref());
+                return;
+            }
+        }
+    }
+}
+
+/// Removes `waiter`'s entries from the wait lists of `keys`.
+fn forget(env: &mut ShardEnv, keys: &[Bytes], waiter: &Arc<Waiter>) {
+    for k in keys {
+        if let Some(q) = env.blocking.queues.get_mut(&k[..]) {
+            q.retain(|p| !Arc::ptr_eq(&p.waiter, waiter));
+            if q.is_empty() {
+                env.blocking.queues.remove(&k[..]);
+            }
+        }
+    }
+}
+
+/// Runs `f` on shard `s`: inline on the connection's own shard (waiting
+/// while a transaction holds it), otherwise as a hop.
+async fn on_shard<R, F>(ctx: &ConnCtx, s: usize, f: F) -> Option<R>
+where
+    R: Send + 'static,
+    F: FnOnce(&mut ShardEnv) -> R + Send + 'static,
+{
+    if s == ctx.worker.id {
+        ctx.worker.wait_unfrozen().await;
+        let mut env = ctx.worker.env.borrow_mut();
+        env.shard.refresh_time();
+        Some(f(&mut env))
+    } else {
+        ctx.worker.shared.run_on(s, f).await
+    }
+}
+
+/// Groups keys by shard, keeping the order of first appearance.
+fn by_shard(keys: &[Bytes], n: usize) -> Vec<(usize, Vec<Bytes>)> {
+    let mut out: Vec<(usize, Vec<Bytes>)> = Vec::new();
+    for k in keys {
+        let s = shard_of(k, n);
+        match out.iter_mut().find(|(id, _)| *id == s) {
+            Some((_, v)) => v.push(k.clone()),
+            None => out.push((s, vec![k.clone()])),
+        }
+    }
+    out
+}
+
+/// Answers the waiter for the blocked client if nobody else did, and
+/// removes its wait-list entries everywhere (also when the command's
+/// future is dropped: disconnection).
+struct Cleanup<'a> {
+    info: &'a ClientInfo,
+    shared: Arc<crate::server::Shared>,
+    waiter: Arc<Waiter>,
+    parked: Vec<(usize, Vec<Bytes>)>,
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        self.waiter.claim();
+        self.info.blocked.set(None);
+        for (s, keys) in self.parked.drain(..) {
+            let w = self.waiter.clone();
+            self.shared.send(
+                s,
+                ShardMsg::Run(Box::new(move |env| forget(env, &keys, &w))),
+            );
+        }
+    }
+}
+
+fn shutting_down() -> CmdError {
+    CmdError::msg("ERR server is shutting down")
+}
+
+/// Runs a blocking command: the attempt, then parking until served, timed
+/// out, unblocked or disconnected.
+pub async fn block(ctx: &mut ConnCtx, req: BlockRequest) -> CmdResult<Reply> {
+    let deadline = (req.timeout_ms > 0)
+        .then(|| tokio::time::Instant::now() + Duration::from_millis(req.timeout_ms));
+    let shared = ctx.worker.shared.clone();
+    let n = shared.nshards;
+    let db = ctx.client.db;
+    let touch = !ctx.client.no_touch;
+    let wait_on = by_shard(&req.keys, n);
+    let mut all_keys = req.keys.clone();
+    all_keys.extend(req.extra_keys.iter().cloned());
+    let single = by_shard(&all_keys, n).len() == 1;
+    loop {
+        let (tx, mut rx) = oneshot::channel();
+        let waiter = Arc::new(Waiter::new(tx));
+        let mut parked = Vec::new();
+        if single {
+            let (s, _) = wait_on[0];
+            let keys = req.keys.clone();
+            let extra = req.extra_keys.clone();
+            let attempt = req.attempt.clone();
+            let serve = req.serve.clone();
+            let w = waiter.clone();
+            let r = on_shard(ctx, s, move |env| {
+                let r = {
+                    let mut sctx = ShardCtx {
+                        shard: &mut env.shard,
+                        db,
+                        touch,
+                        limits: &env.limits,
+                    };
+                    attempt(&mut sctx, &keys)
+                };
+                if let Ok(None) = r {
+                    park(env, db, &keys, &w, &serve);
+                } else {
+                    after_write(env, extra.iter().map(|k| &k[..]));
+                }
+                r
+            })
+            .await
+            .ok_or_else(shutting_down)??;
+            if let Some(reply) = r {
+                return Ok(reply);
+            }
+            parked.push((s, req.keys.clone()));
+        } else {
+            // Keys on several shards: one atomic attempt over all of them,
+            // then park shard by shard (each re-checks its keys).
+            let attempt = req.attempt.clone();
+            let keys = req.keys.clone();
+            let r = crate::dispatch::gather_run_scatter(ctx, all_keys.clone(), move |sctx| {
+                attempt(sctx, &keys)
+            })
+            .await?;
+            if let Some(reply) = r {
+                return Ok(reply);
+            }
+            for (s, keys) in &wait_on {
+                let (s, keys) = (*s, keys.clone());
+                let serve = req.serve.clone();
+                let w = waiter.clone();
+                let k2 = keys.clone();
+                on_shard(ctx, s, move |env| park(env, db, &k2, &w, &serve))
+                    .await
+                    .ok_or_else(shutting_down)?;
+                parked.push((s, keys));
+                if waiter.is_done() {
+                    break;
+                }
+            }
+        }
+        ctx.client.info.blocked.set(Some(waiter.clone()));
+        let cleanup = Cleanup {
+            info: &ctx.client.info,
+            shared: shared.clone(),
+            waiter: waiter.clone(),
+            parked,
+        };
+        let woke = match deadline {
+            Some(d) => tokio::select! {
+                w = &mut rx => w.ok(),
+                _ = tokio::time::sleep_until(d) => None,
+            },
+            None => (&mut rx).await.ok(),
+        };
+        let woke = match woke {
+            Some(w) => Some(w),
+            // Timed out: answer with the timeout reply unless someone
+            // claimed the waiter first (then their answer is on its way).
+            None if waiter.claim() => None,
+            None => rx.await.ok(),
+        };
+        drop(cleanup);
+        match woke {
+            Some(Wake::Served(r)) => return Ok(r),
+            Some(Wake::Retry) => continue,
+            Some(Wake::Unblocked { error: true }) => {
+                return Ok(Reply::error(
+                    "UNBLOCKED client unblocked via CLIENT UNBLOCK",
+                ))
+            }
+            Some(Wake::Unblocked { error: false }) | None => return Ok(req.timeout_reply),
+        }
+    }
+}
+
+/// Connection hook: resolves when the client disconnects (or is killed)
+/// while its command is blocked, so the connection drops the command and
+/// its waiters are forgotten. Never resolves for a command that isn't
+/// blocked; data the client sends meanwhile stops the watch (it is read
+/// after the blocked command answers).
+pub async fn closed_while_blocked(info: &ClientInfo, stream: &tokio::net::TcpStream) {
+    std::future::poll_fn(|_| {
+        // Re-polled whenever the command's future is woken (same select).
+        if info.blocked.is_blocked() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    let mut b = [0u8; 1];
+    tokio::select! {
+        r = stream.peek(&mut b) => match r {
+            Ok(0) | Err(_) => {}
+            Ok(_) => std::future::pending::<()>().await,
+        },
+        _ = info.kill_notify.notified() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_waiter_is_claimed_once() {
+        let (tx, mut rx) = oneshot::channel();
+        let w = Waiter::new(tx);
+        assert!(w.claim());
+        assert!(!w.claim());
+        w.send(Wake::Retry);
+        assert!(matches!(rx.try_recv(), Ok(Wake::Retry)));
+    }
+
+    #[test]
+    fn unblock_only_a_blocked_client() {
+        let slot = BlockedSlot::default();
+        assert!(!slot.unblock(true));
+        let (tx, mut rx) = oneshot::channel();
+        slot.set(Some(Arc::new(Waiter::new(tx))));
+        assert!(slot.is_blocked());
+        assert!(slot.unblock(true));
+        assert!(!slot.unblock(false));
+        assert!(matches!(rx.try_recv(), Ok(Wake::Unblocked { error: true })));
+    }
+}
