@@ -711,12 +711,11 @@ mod glue {
     use storage::types::list::List;
     use storage::types::zset::ZSet;
     use storage::types::Thresholds;
-    use storage::{CmdError, CmdResult, Value};
+    use storage::{CmdResult, Value};
 
-    /// WIRE: the list's elements, head to tail.
+    /// The list's elements, head to tail.
     pub fn list_items(l: &List) -> Vec<Bytes> {
-        debug_assert!(l.is_empty(), "SORT: wire glue::list_items to the list type");
-        Vec::new()
+        l.iter().map(Bytes::copy_from_slice).collect()
     }
 
     /// The sorted set's members by rank (ascending score). Redis's SORT
@@ -728,21 +727,26 @@ mod glue {
         z.iter().map(|(m, _)| Bytes::copy_from_slice(m)).collect()
     }
 
-    /// WIRE: the value of `field` in the hash.
+    /// The value of `field` in the hash; a field whose deadline has passed
+    /// counts as missing, as in Redis's hashTypeGetValue.
     pub fn hash_get(h: &Hash, field: &[u8]) -> Option<Bytes> {
-        let _ = field;
-        debug_assert!(h.is_empty(), "SORT: wire glue::hash_get to the hash type");
-        None
+        let (v, deadline) = h.get(field)?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        if deadline != 0 && deadline <= now {
+            return None;
+        }
+        Some(v.to_bytes())
     }
 
-    /// WIRE: a list value holding `items` (head to tail), encoded as
-    /// Redis's listTypeTryConversion would (listpack or quicklist by
+    /// A list value holding `items` (head to tail), encoded as Redis's
+    /// listTypeTryConversion would (listpack or quicklist by
     /// list-max-listpack-size).
     pub fn make_list(items: Vec<Bytes>, th: &Thresholds) -> CmdResult<Value> {
-        let _ = (items, th);
-        Err(CmdError::msg(
-            "ERR SORT STORE needs the list type, which this build does not have yet",
-        ))
+        let list = List::from_items(items.iter().map(|b| &b[..]), th.list_max_listpack_size);
+        Ok(Value::List(Box::new(list)))
     }
 }
 
