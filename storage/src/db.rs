@@ -54,8 +54,9 @@ impl Entry {
         (self.expire_at != 0).then_some(self.expire_at)
     }
 
+    /// Redis: a key is expired once `now > when` (keyIsExpired).
     fn is_expired(&self, now_ms: u64) -> bool {
-        self.expire_at != 0 && self.expire_at <= now_ms
+        self.expire_at != 0 && self.expire_at < now_ms
     }
 
     /// True if the deadline has passed at `now_ms` (the entry is logically gone).
@@ -559,7 +560,9 @@ mod tests {
         db.insert_with_expire(b"k", s(b"v"), Some(100), 0);
         assert_eq!(db.expires_len(), 1);
         assert!(db.lookup_read(b"k", 99, true).is_some());
-        assert!(db.lookup_read(b"k", 100, true).is_none());
+        // As Redis: still there at its deadline, gone one millisecond later.
+        assert!(db.lookup_read(b"k", 100, true).is_some());
+        assert!(db.lookup_read(b"k", 101, true).is_none());
         assert_eq!(db.len(), 0);
         assert_eq!(db.expires_len(), 0);
         assert_eq!(db.stats.expired_keys, 1);
