@@ -60,21 +60,7 @@ pub async fn execute(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> Reply {
         Exec::Container => (Err(CmdError::Syntax), argv),
     };
     let usec = start.elapsed().as_micros() as u64;
-    let reply = match result {
-        Ok(r) => r,
-        Err(e) => e.into(),
-    };
-    let failed = reply.is_error();
-    count(ctx, cmd, parent, |s| {
-        s.calls += 1;
-        s.usec += usec;
-        if failed {
-            s.failed_calls += 1;
-        }
-    });
-    if failed {
-        count_error(ctx, &reply);
-    }
+    let reply = finish(ctx, cmd, parent, result, usec);
     shared
         .stats
         .total_commands_processed
@@ -95,6 +81,33 @@ pub async fn execute(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> Reply {
         "command"
     };
     shared.latency.record(event, usec / 1000);
+    reply
+}
+
+/// Turns a handler's result into its reply and counts it (commandstats,
+/// error stats).
+fn finish(
+    ctx: &ConnCtx,
+    cmd: &'static CommandSpec,
+    parent: Option<&'static CommandSpec>,
+    result: CmdResult<Reply>,
+    usec: u64,
+) -> Reply {
+    let reply = match result {
+        Ok(r) => r,
+        Err(e) => e.into(),
+    };
+    let failed = reply.is_error();
+    count(ctx, cmd, parent, |s| {
+        s.calls += 1;
+        s.usec += usec;
+        if failed {
+            s.failed_calls += 1;
+        }
+    });
+    if failed {
+        count_error(ctx, &reply);
+    }
     reply
 }
 
@@ -520,22 +533,7 @@ pub async fn execute_remote_batch(
     let usec = start.elapsed().as_micros() as u64 / n as u64;
     let mut replies = Vec::with_capacity(n);
     for ((cmd, parent), result) in meta.into_iter().zip(results) {
-        let reply = match result {
-            Ok(r) => r,
-            Err(e) => e.into(),
-        };
-        let failed = reply.is_error();
-        count(ctx, cmd, parent, |s| {
-            s.calls += 1;
-            s.usec += usec;
-            if failed {
-                s.failed_calls += 1;
-            }
-        });
-        if failed {
-            count_error(ctx, &reply);
-        }
-        replies.push(reply);
+        replies.push(finish(ctx, cmd, parent, result, usec));
     }
     shared
         .stats
