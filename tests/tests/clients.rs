@@ -155,3 +155,38 @@ fn rss_kb(pid: u32) -> u64 {
         })
         .unwrap_or(0)
 }
+
+#[test]
+fn random_garbage_never_takes_the_server_down() {
+    let server = Server::start(&["--shards", "2"]);
+    // A small deterministic generator: no extra crates, same bytes each run.
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let alphabet: &[u8] = b"*$:+-\r\n0123456789-abcSETGETHELLOCLIENT \"'\\x";
+    for _ in 0..300 {
+        let len = (next() % 200) as usize;
+        let payload: Vec<u8> = (0..len)
+            .map(|_| {
+                let r = next();
+                if r % 4 == 0 {
+                    r as u8
+                } else {
+                    alphabet[(r as usize >> 8) % alphabet.len()]
+                }
+            })
+            .collect();
+        let mut s = server.raw();
+        let _ = s.write_all(&payload);
+        let _ = s.set_read_timeout(Some(Duration::from_millis(20)));
+        let mut buf = [0u8; 4096];
+        let _ = std::io::Read::read(&mut s, &mut buf);
+    }
+    let mut con = server.connect();
+    let pong: String = redis::cmd("PING").query(&mut con).unwrap();
+    assert_eq!(pong, "PONG");
+}
