@@ -372,8 +372,9 @@ fn clients_section(shared: &Shared, add: &mut Add<'_>) {
     add("maxclients", crate::knobs::maxclients(&cfg).to_string());
     add("client_recent_max_input_buffer", max_qbuf.to_string());
     add("client_recent_max_output_buffer", "0".into());
+    let blocked = clients.iter().filter(|c| c.blocked.is_blocked()).count();
+    add("blocked_clients", blocked.to_string());
     for k in [
-        "blocked_clients",
         "tracking_clients",
         "pubsub_clients",
         "watching_clients",
