@@ -8,8 +8,11 @@
 //!   8-byte IEEE double that follows. Small members with small integer
 //!   scores cost 2 bytes plus the member, less than Redis's listpack.
 //! - `skiplist`: Redis's skiplist with spans (rank in O(log n)), kept in an
-//!   arena of nodes addressed by `u32` (node 0 is the header; 0 doubles as
-//!   "none" in links), plus an `IndexMap` member -> node for O(1) scores.
+//!   slab of `u32` words, each node's score, links and level array inline
+//!   like Redis's node (a node is addressed by its offset; node 0 is the
+//!   header, and 0 doubles as "none" in links; freed nodes are chained per
+//!   level count for reuse), plus an `IndexMap` member -> node for O(1)
+//!   scores.
 //!   Nodes hold their member's position in the map instead of a copy; the
 //!   map's `swap_remove` moves only the last entry, whose node is fixed up.
 //!   ZSCAN walks the map's positions from the end, like the keyspace SCAN.
@@ -319,25 +322,25 @@ const MAX_LEVEL: usize = 32;
 /// Link value meaning "none" (node 0 is the header, never linked to).
 const NIL: u32 = 0;
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Level {
-    fwd: u32,
-    span: u32,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-struct Node {
-    score: f64,
-    /// Position of the member in `Skip::map`.
-    idx: u32,
-    backward: u32,
-    levels: Box<[Level]>,
-}
+// A node's words in `Skip::slab`: the score (an f64's bits, low word
+// first), the member's position in the map (for a free node: the next free
+// node of its size), the backward link, the level count, then a
+// (forward, span) pair per level — Redis's inline level array, so a search
+// step reads one contiguous node.
+const SCORE: usize = 0;
+const IDX: usize = 2;
+const BACK: usize = 3;
+const NLEV: usize = 4;
+const LEVELS: usize = 5;
+/// Words of the header node (all levels).
+const HEADER: usize = LEVELS + 2 * MAX_LEVEL;
 
 #[derive(Debug, Clone)]
 struct Skip {
-    nodes: Vec<Node>,
-    free: Vec<u32>,
+    /// Nodes laid out one after another; a node's id is its offset.
+    slab: Vec<u32>,
+    /// Heads of the free-node chains by level count - 1 (chained via IDX).
+    free: [u32; MAX_LEVEL],
     level: usize,
     tail: u32,
     map: IndexMap<Box<[u8]>, u32, Hasher>,
@@ -352,15 +355,12 @@ impl PartialEq for Skip {
 
 impl Skip {
     fn new() -> Skip {
-        let header = Node {
-            score: 0.0,
-            idx: u32::MAX,
-            backward: NIL,
-            levels: vec![Level { fwd: NIL, span: 0 }; MAX_LEVEL].into_boxed_slice(),
-        };
+        let mut slab = vec![0u32; HEADER];
+        slab[IDX] = u32::MAX;
+        slab[NLEV] = MAX_LEVEL as u32;
         Skip {
-            nodes: vec![header],
-            free: Vec::new(),
+            slab,
+            free: [NIL; MAX_LEVEL],
             level: 1,
             tail: NIL,
             map: IndexMap::default(),
@@ -372,23 +372,58 @@ impl Skip {
         self.map.len()
     }
 
+    #[inline]
+    fn word(&self, n: u32, k: usize) -> u32 {
+        self.slab[n as usize + k]
+    }
+
+    #[inline]
+    fn set_word(&mut self, n: u32, k: usize, v: u32) {
+        self.slab[n as usize + k] = v;
+    }
+
+    #[inline]
+    fn node_score(&self, n: u32) -> f64 {
+        let i = n as usize + SCORE;
+        f64::from_bits(u64::from(self.slab[i]) | (u64::from(self.slab[i + 1]) << 32))
+    }
+
+    fn set_score(&mut self, n: u32, s: f64) {
+        let i = n as usize + SCORE;
+        let b = s.to_bits();
+        self.slab[i] = b as u32;
+        self.slab[i + 1] = (b >> 32) as u32;
+    }
+
     fn member(&self, n: u32) -> &[u8] {
-        match self.map.get_index(self.nodes[n as usize].idx as usize) {
+        match self.map.get_index(self.word(n, IDX) as usize) {
             Some((k, _)) => k,
             None => &[],
         }
     }
 
+    #[inline]
     fn fwd(&self, n: u32, i: usize) -> u32 {
-        self.nodes[n as usize].levels[i].fwd
+        self.word(n, LEVELS + 2 * i)
     }
 
+    #[inline]
     fn span(&self, n: u32, i: usize) -> u32 {
-        self.nodes[n as usize].levels[i].span
+        self.word(n, LEVELS + 2 * i + 1)
     }
 
-    fn lvl(&mut self, n: u32, i: usize) -> &mut Level {
-        &mut self.nodes[n as usize].levels[i]
+    fn backward(&self, n: u32) -> u32 {
+        self.word(n, BACK)
+    }
+
+    fn set_link(&mut self, n: u32, i: usize, fwd: u32, span: u32) {
+        let k = n as usize + LEVELS + 2 * i;
+        self.slab[k] = fwd;
+        self.slab[k + 1] = span;
+    }
+
+    fn set_span(&mut self, n: u32, i: usize, span: u32) {
+        self.set_word(n, LEVELS + 2 * i + 1, span);
     }
 
     fn random_level(&mut self) -> usize {
@@ -408,13 +443,38 @@ impl Skip {
     }
 
     /// True if node `n` sorts before (score, member).
+    #[inline]
     fn before(&self, n: u32, score: f64, member: &[u8]) -> bool {
-        let s = self.nodes[n as usize].score;
+        let s = self.node_score(n);
         s < score || (s == score && self.member(n) < member)
+    }
+
+    /// A node of `level` levels, reused from the free chain or appended.
+    fn alloc_node(&mut self, level: usize) -> u32 {
+        let head = self.free[level - 1];
+        if head != NIL {
+            self.free[level - 1] = self.word(head, IDX);
+            return head;
+        }
+        let id = self.slab.len();
+        self.slab.resize(id + LEVELS + 2 * level, 0);
+        self.slab[id + NLEV] = level as u32;
+        id as u32
     }
 
     /// Inserts a member known to be absent (`zslInsert` + the map).
     fn insert(&mut self, member: &[u8], score: f64) {
+        let level = self.random_level();
+        let id = self.alloc_node(level);
+        self.set_word(id, IDX, self.map.len() as u32);
+        self.map.insert(member.into(), id);
+        self.link(id, score, member);
+    }
+
+    /// Links the unlinked node `id` (its member already in the map) at
+    /// (score, member).
+    fn link(&mut self, id: u32, score: f64, member: &[u8]) {
+        let level = self.word(id, NLEV) as usize;
         let mut update = [NIL; MAX_LEVEL];
         let mut rank = [0u32; MAX_LEVEL];
         let mut x = NIL;
@@ -431,51 +491,32 @@ impl Skip {
             }
             update[i] = x;
         }
-        let level = self.random_level();
         if level > self.level {
+            // Elements linked so far: all but this one.
+            let linked = (self.map.len() - 1) as u32;
             for i in self.level..level {
                 rank[i] = 0;
                 update[i] = NIL;
-                self.lvl(NIL, i).span = self.len() as u32;
+                self.set_span(NIL, i, linked);
             }
             self.level = level;
         }
-        let idx = self.map.len() as u32;
-        let node = Node {
-            score,
-            idx,
-            backward: NIL,
-            levels: vec![Level { fwd: NIL, span: 0 }; level].into_boxed_slice(),
-        };
-        let id = match self.free.pop() {
-            Some(id) => {
-                self.nodes[id as usize] = node;
-                id
-            }
-            None => {
-                self.nodes.push(node);
-                (self.nodes.len() - 1) as u32
-            }
-        };
-        self.map.insert(member.into(), id);
+        self.set_score(id, score);
         for i in 0..level {
             let u = update[i];
             let ufwd = self.fwd(u, i);
             let uspan = self.span(u, i);
-            let l = self.lvl(id, i);
-            l.fwd = ufwd;
-            l.span = uspan - (rank[0] - rank[i]);
-            let ul = self.lvl(u, i);
-            ul.fwd = id;
-            ul.span = (rank[0] - rank[i]) + 1;
+            self.set_link(id, i, ufwd, uspan - (rank[0] - rank[i]));
+            self.set_link(u, i, id, (rank[0] - rank[i]) + 1);
         }
         for (i, &u) in update.iter().enumerate().take(self.level).skip(level) {
-            self.lvl(u, i).span += 1;
+            let s = self.span(u, i);
+            self.set_span(u, i, s + 1);
         }
-        self.nodes[id as usize].backward = update[0];
+        self.set_word(id, BACK, update[0]);
         let f = self.fwd(id, 0);
         if f != NIL {
-            self.nodes[f as usize].backward = id;
+            self.set_word(f, BACK, id);
         } else {
             self.tail = id;
         }
@@ -487,18 +528,17 @@ impl Skip {
             if self.fwd(u, i) == x {
                 let xs = self.span(x, i);
                 let xf = self.fwd(x, i);
-                let l = self.lvl(u, i);
-                l.span = l.span + xs - 1;
-                l.fwd = xf;
+                let us = self.span(u, i);
+                self.set_link(u, i, xf, us + xs - 1);
             } else {
-                let l = self.lvl(u, i);
-                l.span = l.span.saturating_sub(1);
+                let us = self.span(u, i);
+                self.set_span(u, i, us.saturating_sub(1));
             }
         }
         let f = self.fwd(x, 0);
-        let b = self.nodes[x as usize].backward;
+        let b = self.backward(x);
         if f != NIL {
-            self.nodes[f as usize].backward = b;
+            self.set_word(f, BACK, b);
         } else {
             self.tail = b;
         }
@@ -509,20 +549,20 @@ impl Skip {
 
     /// Frees node `x` (already unlinked) and removes its member from the map.
     fn free_node(&mut self, x: u32) {
-        let idx = self.nodes[x as usize].idx as usize;
+        let idx = self.word(x, IDX) as usize;
         self.map.swap_remove_index(idx);
         if let Some((_, &moved)) = self.map.get_index(idx) {
-            self.nodes[moved as usize].idx = idx as u32;
+            self.set_word(moved, IDX, idx as u32);
         }
-        let n = &mut self.nodes[x as usize];
-        n.levels = Box::new([]);
-        n.idx = u32::MAX;
-        self.free.push(x);
         if self.map.is_empty() {
             // Give the arena back once empty.
-            self.nodes.truncate(1);
-            self.free.clear();
+            self.slab.truncate(HEADER);
+            self.free = [NIL; MAX_LEVEL];
+            return;
         }
+        let lv = self.word(x, NLEV) as usize - 1;
+        self.set_word(x, IDX, self.free[lv]);
+        self.free[lv] = x;
     }
 
     /// Predecessors of (score, member) at every level.
@@ -546,7 +586,7 @@ impl Skip {
     /// Removes a member; returns its score.
     fn remove(&mut self, member: &[u8]) -> Option<f64> {
         let &id = self.map.get(member)?;
-        let score = self.nodes[id as usize].score;
+        let score = self.node_score(id);
         let update = self.find_update(score, member);
         let x = self.fwd(update[0], 0);
         if x != id {
@@ -557,35 +597,29 @@ impl Skip {
         Some(score)
     }
 
-    /// Changes the score of an existing member (`zslUpdateScore`).
-    fn update_score(&mut self, member: &[u8], new: f64) {
-        let Some(&id) = self.map.get(member) else {
-            return;
-        };
-        let old = self.nodes[id as usize].score;
+    /// Changes the score of member's node `id` (`zslUpdateScore`); the node
+    /// and its map entry are kept, only relinked when its place changes.
+    fn update_score(&mut self, id: u32, member: &[u8], new: f64) {
+        let old = self.node_score(id);
         let update = self.find_update(old, member);
         let x = self.fwd(update[0], 0);
         if x != id {
             return;
         }
-        let b = self.nodes[x as usize].backward;
+        let b = self.backward(x);
         let f = self.fwd(x, 0);
-        if (b == NIL || self.nodes[b as usize].score < new)
-            && (f == NIL || self.nodes[f as usize].score > new)
-        {
-            self.nodes[x as usize].score = new;
+        if (b == NIL || self.node_score(b) < new) && (f == NIL || self.node_score(f) > new) {
+            self.set_score(x, new);
             return;
         }
-        let key: Box<[u8]> = member.into();
         self.unlink(x, &update);
-        self.free_node(x);
-        self.insert(&key, new);
+        self.link(x, new, member);
     }
 
     /// 0-based rank of a member, with its score.
     fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
         let &id = self.map.get(member)?;
-        let score = self.nodes[id as usize].score;
+        let score = self.node_score(id);
         let mut rank = 0usize;
         let mut x = NIL;
         for i in (0..self.level).rev() {
@@ -593,7 +627,7 @@ impl Skip {
                 let f = self.fwd(x, i);
                 if f != NIL
                     && (self.before(f, score, member)
-                        || (self.nodes[f as usize].score == score && self.member(f) == member))
+                        || (self.node_score(f) == score && self.member(f) == member))
                 {
                     rank += self.span(x, i) as usize;
                     x = f;
@@ -637,7 +671,7 @@ impl Skip {
         for i in (0..self.level).rev() {
             loop {
                 let f = self.fwd(x, i);
-                if f != NIL && pred(self.member(f), self.nodes[f as usize].score) {
+                if f != NIL && pred(self.member(f), self.node_score(f)) {
                     rank += self.span(x, i) as usize;
                     x = f;
                 } else {
@@ -694,13 +728,10 @@ impl Skip {
     }
 
     fn heap_size(&self) -> usize {
-        let levels: usize = self.nodes.iter().map(|n| n.levels.len() * 8).sum();
         let members: usize = self.map.keys().map(|k| k.len()).sum();
-        self.nodes.capacity() * std::mem::size_of::<Node>()
-            + levels
+        self.slab.capacity() * 4
             + members
             + self.map.capacity() * (std::mem::size_of::<(Box<[u8]>, u32)>() + 16)
-            + self.free.capacity() * 4
     }
 }
 
@@ -716,12 +747,12 @@ impl<'a> Iterator for SkipIter<'a> {
         if self.node == NIL {
             return None;
         }
-        let n = &self.sk.nodes[self.node as usize];
-        let item = (self.sk.member(self.node), n.score);
+        let n = self.node;
+        let item = (self.sk.member(n), self.sk.node_score(n));
         self.node = if self.rev {
-            n.backward
+            self.sk.backward(n)
         } else {
-            n.levels[0].fwd
+            self.sk.fwd(n, 0)
         };
         Some(item)
     }
@@ -833,7 +864,7 @@ impl ZSet {
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         match &self.0 {
             Repr::Pack(b) => pk_iter(b).find(|e| e.0 == member).map(|e| e.1),
-            Repr::Skip(s) => s.map.get(member).map(|&id| s.nodes[id as usize].score),
+            Repr::Skip(s) => s.map.get(member).map(|&id| s.node_score(id)),
         }
     }
 
@@ -875,7 +906,15 @@ impl ZSet {
 
     /// Redis's `zsetAdd`.
     pub fn add(&mut self, member: &[u8], score: f64, f: AddFlags, th: &Thresholds) -> AddOutcome {
-        match self.score(member) {
+        // The skiplist's node, so an update needs no second lookup.
+        let (found, node) = match &self.0 {
+            Repr::Skip(s) => match s.map.get(member) {
+                Some(&id) => (Some(s.node_score(id)), id),
+                None => (None, NIL),
+            },
+            Repr::Pack(_) => (self.score(member), NIL),
+        };
+        match found {
             Some(cur) => {
                 if f.nx {
                     return AddOutcome::Nop;
@@ -894,7 +933,7 @@ impl ZSet {
                     return AddOutcome::Same(score);
                 }
                 if let Repr::Skip(s) = &mut self.0 {
-                    s.update_score(member, score);
+                    s.update_score(node, member, score);
                 } else {
                     self.remove(member);
                     self.insert_new(member, score, th);
@@ -1055,7 +1094,7 @@ impl ZSet {
                     pos -= 1;
                     visited += 1;
                     if let Some((k, &id)) = s.map.get_index(pos) {
-                        visit(k, s.nodes[id as usize].score);
+                        visit(k, s.node_score(id));
                     }
                 }
                 pos
