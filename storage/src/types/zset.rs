@@ -11,8 +11,9 @@
 //!   slab of `u32` words, each node's score, links and level array inline
 //!   like Redis's node (a node is addressed by its offset; node 0 is the
 //!   header, and 0 doubles as "none" in links; freed nodes are chained per
-//!   level count for reuse), plus an `IndexMap` member -> node for O(1)
-//!   scores.
+//!   size for reuse), plus an `IndexMap` member -> node for O(1) scores.
+//!   Members up to 32 bytes are also copied into their node, so a search
+//!   compares tied scores' members without going through the map.
 //!   Nodes hold their member's position in the map instead of a copy; the
 //!   map's `swap_remove` moves only the last entry, whose node is fixed up.
 //!   ZSCAN walks the map's positions from the end, like the keyspace SCAN.
@@ -331,16 +332,55 @@ const SCORE: usize = 0;
 const IDX: usize = 2;
 const BACK: usize = 3;
 const NLEV: usize = 4;
-const LEVELS: usize = 5;
+/// The member's length when a copy follows the levels, else `u32::MAX`.
+const MLEN: usize = 5;
+const LEVELS: usize = 6;
 /// Words of the header node (all levels).
 const HEADER: usize = LEVELS + 2 * MAX_LEVEL;
+/// Members up to this long are copied into their node (big-endian words,
+/// zero-padded) so comparisons during a search need no map lookup.
+const INLINE_MAX: usize = 32;
+/// The largest node, in words.
+const NODE_MAX: usize = HEADER + INLINE_MAX / 4;
+
+/// A searched member, with its inline words when short enough.
+struct Key<'a> {
+    m: &'a [u8],
+    w: [u32; INLINE_MAX / 4],
+}
+
+impl<'a> Key<'a> {
+    fn new(m: &'a [u8]) -> Key<'a> {
+        let mut w = [0u32; INLINE_MAX / 4];
+        if m.len() <= INLINE_MAX {
+            for (d, c) in w.iter_mut().zip(m.chunks(4)) {
+                let mut b = [0u8; 4];
+                b[..c.len()].copy_from_slice(c);
+                *d = u32::from_be_bytes(b);
+            }
+        }
+        Key { m, w }
+    }
+    fn inline(&self) -> bool {
+        self.m.len() <= INLINE_MAX
+    }
+}
+
+/// Words holding `len` inline member bytes.
+fn member_words(len: usize) -> usize {
+    if len <= INLINE_MAX {
+        len.div_ceil(4)
+    } else {
+        0
+    }
+}
 
 #[derive(Debug, Clone)]
 struct Skip {
     /// Nodes laid out one after another; a node's id is its offset.
     slab: Vec<u32>,
-    /// Heads of the free-node chains by level count - 1 (chained via IDX).
-    free: [u32; MAX_LEVEL],
+    /// Heads of the free-node chains by node size in words (chained via IDX).
+    free: [u32; NODE_MAX + 1],
     level: usize,
     tail: u32,
     map: IndexMap<Box<[u8]>, u32, Hasher>,
@@ -358,9 +398,10 @@ impl Skip {
         let mut slab = vec![0u32; HEADER];
         slab[IDX] = u32::MAX;
         slab[NLEV] = MAX_LEVEL as u32;
+        slab[MLEN] = u32::MAX;
         Skip {
             slab,
-            free: [NIL; MAX_LEVEL],
+            free: [NIL; NODE_MAX + 1],
             level: 1,
             tail: NIL,
             map: IndexMap::default(),
@@ -442,38 +483,79 @@ impl Skip {
         }
     }
 
-    /// True if node `n` sorts before (score, member).
+    /// Compares node `n`'s member with `key`, from the inline copy when
+    /// both are short.
     #[inline]
-    fn before(&self, n: u32, score: f64, member: &[u8]) -> bool {
-        let s = self.node_score(n);
-        s < score || (s == score && self.member(n) < member)
+    fn member_cmp(&self, n: u32, key: &Key) -> Ordering {
+        let ml = self.word(n, MLEN);
+        if ml != u32::MAX && key.inline() {
+            let off = n as usize + LEVELS + 2 * self.word(n, NLEV) as usize;
+            let k = member_words(ml as usize).min(member_words(key.m.len()));
+            match self.slab[off..off + k].cmp(&key.w[..k]) {
+                Ordering::Equal => (ml as usize).cmp(&key.m.len()),
+                o => o,
+            }
+        } else {
+            self.member(n).cmp(key.m)
+        }
     }
 
-    /// A node of `level` levels, reused from the free chain or appended.
-    fn alloc_node(&mut self, level: usize) -> u32 {
-        let head = self.free[level - 1];
-        if head != NIL {
-            self.free[level - 1] = self.word(head, IDX);
-            return head;
-        }
-        let id = self.slab.len();
-        self.slab.resize(id + LEVELS + 2 * level, 0);
+    /// True if node `n` sorts before (score, key).
+    #[inline]
+    fn before(&self, n: u32, score: f64, key: &Key) -> bool {
+        let s = self.node_score(n);
+        s < score || (s == score && self.member_cmp(n, key) == Ordering::Less)
+    }
+
+    /// Words of node `n`.
+    fn node_size(&self, n: u32) -> usize {
+        let ml = self.word(n, MLEN);
+        let mw = if ml == u32::MAX {
+            0
+        } else {
+            member_words(ml as usize)
+        };
+        LEVELS + 2 * self.word(n, NLEV) as usize + mw
+    }
+
+    /// A node of `level` levels holding `key`'s inline copy, reused from
+    /// the free chain or appended.
+    fn alloc_node(&mut self, level: usize, key: &Key) -> u32 {
+        let mw = member_words(key.m.len());
+        let size = LEVELS + 2 * level + mw;
+        let head = self.free[size];
+        let id = if head != NIL {
+            self.free[size] = self.word(head, IDX);
+            head as usize
+        } else {
+            let id = self.slab.len();
+            self.slab.resize(id + size, 0);
+            id
+        };
         self.slab[id + NLEV] = level as u32;
+        self.slab[id + MLEN] = if key.inline() {
+            key.m.len() as u32
+        } else {
+            u32::MAX
+        };
+        let off = id + LEVELS + 2 * level;
+        self.slab[off..off + mw].copy_from_slice(&key.w[..mw]);
         id as u32
     }
 
     /// Inserts a member known to be absent (`zslInsert` + the map).
     fn insert(&mut self, member: &[u8], score: f64) {
         let level = self.random_level();
-        let id = self.alloc_node(level);
+        let key = Key::new(member);
+        let id = self.alloc_node(level, &key);
         self.set_word(id, IDX, self.map.len() as u32);
         self.map.insert(member.into(), id);
-        self.link(id, score, member);
+        self.link(id, score, &key);
     }
 
     /// Links the unlinked node `id` (its member already in the map) at
     /// (score, member).
-    fn link(&mut self, id: u32, score: f64, member: &[u8]) {
+    fn link(&mut self, id: u32, score: f64, member: &Key) {
         let level = self.word(id, NLEV) as usize;
         let mut update = [NIL; MAX_LEVEL];
         let mut rank = [0u32; MAX_LEVEL];
@@ -557,16 +639,16 @@ impl Skip {
         if self.map.is_empty() {
             // Give the arena back once empty.
             self.slab.truncate(HEADER);
-            self.free = [NIL; MAX_LEVEL];
+            self.free = [NIL; NODE_MAX + 1];
             return;
         }
-        let lv = self.word(x, NLEV) as usize - 1;
-        self.set_word(x, IDX, self.free[lv]);
-        self.free[lv] = x;
+        let size = self.node_size(x);
+        self.set_word(x, IDX, self.free[size]);
+        self.free[size] = x;
     }
 
     /// Predecessors of (score, member) at every level.
-    fn find_update(&self, score: f64, member: &[u8]) -> [u32; MAX_LEVEL] {
+    fn find_update(&self, score: f64, member: &Key) -> [u32; MAX_LEVEL] {
         let mut update = [NIL; MAX_LEVEL];
         let mut x = NIL;
         for i in (0..self.level).rev() {
@@ -587,7 +669,7 @@ impl Skip {
     fn remove(&mut self, member: &[u8]) -> Option<f64> {
         let &id = self.map.get(member)?;
         let score = self.node_score(id);
-        let update = self.find_update(score, member);
+        let update = self.find_update(score, &Key::new(member));
         let x = self.fwd(update[0], 0);
         if x != id {
             return None;
@@ -601,7 +683,8 @@ impl Skip {
     /// and its map entry are kept, only relinked when its place changes.
     fn update_score(&mut self, id: u32, member: &[u8], new: f64) {
         let old = self.node_score(id);
-        let update = self.find_update(old, member);
+        let key = Key::new(member);
+        let update = self.find_update(old, &key);
         let x = self.fwd(update[0], 0);
         if x != id {
             return;
@@ -613,21 +696,23 @@ impl Skip {
             return;
         }
         self.unlink(x, &update);
-        self.link(x, new, member);
+        self.link(x, new, &key);
     }
 
     /// 0-based rank of a member, with its score.
     fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
         let &id = self.map.get(member)?;
         let score = self.node_score(id);
+        let key = Key::new(member);
         let mut rank = 0usize;
         let mut x = NIL;
         for i in (0..self.level).rev() {
             loop {
                 let f = self.fwd(x, i);
                 if f != NIL
-                    && (self.before(f, score, member)
-                        || (self.node_score(f) == score && self.member(f) == member))
+                    && (self.node_score(f) < score
+                        || (self.node_score(f) == score
+                            && self.member_cmp(f, &key) != Ordering::Greater))
                 {
                     rank += self.span(x, i) as usize;
                     x = f;
@@ -1340,6 +1425,47 @@ mod tests {
         fn matches_model_converting(ops in proptest::collection::vec(op(), 0..80)) {
             run(ops, 8, false);
         }
+    }
+
+    #[test]
+    fn skiplist_mixed_member_lengths() {
+        // Inline (short) and map-compared (long) members, equal scores,
+        // shared prefixes and zero bytes, moved by updates.
+        let t = th(0);
+        let mut z = ZSet::with_hint(1, 0, &t);
+        let mut model = BTreeSet::new();
+        let mut members = vec![Vec::new()];
+        for len in 1..45usize {
+            for fill in [0u8, 1, b'a', 255] {
+                let mut m = vec![b'x'; len];
+                if len > 0 {
+                    m[len - 1] = fill;
+                }
+                members.push(m);
+            }
+        }
+        for (k, m) in members.iter().enumerate() {
+            let s = (k % 3) as i64;
+            z.add(m, s as f64, AddFlags::default(), &t);
+            model.insert((s, m.clone()));
+        }
+        for (k, m) in members.iter().enumerate().step_by(2) {
+            let old = (k % 3) as i64;
+            let new = ((k / 2) % 4) as i64;
+            z.add(m, new as f64, AddFlags::default(), &t);
+            model.remove(&(old, m.clone()));
+            model.insert((new, m.clone()));
+        }
+        let want: Vec<(Vec<u8>, f64)> = model.iter().map(|(s, m)| (m.clone(), *s as f64)).collect();
+        let got: Vec<(Vec<u8>, f64)> = z.iter().map(|(m, s)| (m.to_vec(), s)).collect();
+        assert_eq!(got, want);
+        for (i, (m, s)) in want.iter().enumerate() {
+            assert_eq!(z.rank(m, false), Some((i, *s)));
+        }
+        for m in members.iter().step_by(3) {
+            assert!(z.remove(m));
+        }
+        assert_eq!(z.len(), members.len() - members.len().div_ceil(3));
     }
 
     #[test]
