@@ -7,14 +7,14 @@
 //!   is 0 for an integral score (zigzag value in the other bits) or 1 for an
 //!   8-byte IEEE double that follows. Small members with small integer
 //!   scores cost 2 bytes plus the member, less than Redis's listpack.
-//! - `skiplist`: Redis's skiplist with spans (rank in O(log n)), kept in an
+//! - `skiplist`: Redis's skiplist with spans (rank in O(log n)), kept in a
 //!   slab of `u32` words, each node's score, links and level array inline
 //!   like Redis's node (a node is addressed by its offset; node 0 is the
 //!   header, and 0 doubles as "none" in links; freed nodes are chained per
 //!   size for reuse), plus an `IndexMap` member -> node for O(1) scores.
 //!   Members up to 32 bytes are also copied into their node, so a search
 //!   compares tied scores' members without going through the map.
-//!   Nodes hold their member's position in the map instead of a copy; the
+//!   Nodes hold their member's position in the map (the owning copy); the
 //!   map's `swap_remove` moves only the last entry, whose node is fixed up.
 //!   ZSCAN walks the map's positions from the end, like the keyspace SCAN.
 //!
