@@ -7,10 +7,14 @@
 //!   is 0 for an integral score (zigzag value in the other bits) or 1 for an
 //!   8-byte IEEE double that follows. Small members with small integer
 //!   scores cost 2 bytes plus the member, less than Redis's listpack.
-//! - `skiplist`: Redis's skiplist with spans (rank in O(log n)), kept in an
-//!   arena of nodes addressed by `u32` (node 0 is the header; 0 doubles as
-//!   "none" in links), plus an `IndexMap` member -> node for O(1) scores.
-//!   Nodes hold their member's position in the map instead of a copy; the
+//! - `skiplist`: Redis's skiplist with spans (rank in O(log n)), kept in a
+//!   slab of `u32` words, each node's score, links and level array inline
+//!   like Redis's node (a node is addressed by its offset; node 0 is the
+//!   header, and 0 doubles as "none" in links; freed nodes are chained per
+//!   size for reuse), plus an `IndexMap` member -> node for O(1) scores.
+//!   Members up to 32 bytes are also copied into their node, so a search
+//!   compares tied scores' members without going through the map.
+//!   Nodes hold their member's position in the map (the owning copy); the
 //!   map's `swap_remove` moves only the last entry, whose node is fixed up.
 //!   ZSCAN walks the map's positions from the end, like the keyspace SCAN.
 //!
@@ -319,25 +323,64 @@ const MAX_LEVEL: usize = 32;
 /// Link value meaning "none" (node 0 is the header, never linked to).
 const NIL: u32 = 0;
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Level {
-    fwd: u32,
-    span: u32,
+// A node's words in `Skip::slab`: the score (an f64's bits, low word
+// first), the member's position in the map (for a free node: the next free
+// node of its size), the backward link, the level count, then a
+// (forward, span) pair per level — Redis's inline level array, so a search
+// step reads one contiguous node.
+const SCORE: usize = 0;
+const IDX: usize = 2;
+const BACK: usize = 3;
+const NLEV: usize = 4;
+/// The member's length when a copy follows the levels, else `u32::MAX`.
+const MLEN: usize = 5;
+const LEVELS: usize = 6;
+/// Words of the header node (all levels).
+const HEADER: usize = LEVELS + 2 * MAX_LEVEL;
+/// Members up to this long are copied into their node (big-endian words,
+/// zero-padded) so comparisons during a search need no map lookup.
+const INLINE_MAX: usize = 32;
+/// The largest node, in words.
+const NODE_MAX: usize = HEADER + INLINE_MAX / 4;
+
+/// A searched member, with its inline words when short enough.
+struct Key<'a> {
+    m: &'a [u8],
+    w: [u32; INLINE_MAX / 4],
 }
 
-#[derive(Debug, Clone, PartialEq)]
-struct Node {
-    score: f64,
-    /// Position of the member in `Skip::map`.
-    idx: u32,
-    backward: u32,
-    levels: Box<[Level]>,
+impl<'a> Key<'a> {
+    fn new(m: &'a [u8]) -> Key<'a> {
+        let mut w = [0u32; INLINE_MAX / 4];
+        if m.len() <= INLINE_MAX {
+            for (d, c) in w.iter_mut().zip(m.chunks(4)) {
+                let mut b = [0u8; 4];
+                b[..c.len()].copy_from_slice(c);
+                *d = u32::from_be_bytes(b);
+            }
+        }
+        Key { m, w }
+    }
+    fn inline(&self) -> bool {
+        self.m.len() <= INLINE_MAX
+    }
+}
+
+/// Words holding `len` inline member bytes.
+fn member_words(len: usize) -> usize {
+    if len <= INLINE_MAX {
+        len.div_ceil(4)
+    } else {
+        0
+    }
 }
 
 #[derive(Debug, Clone)]
 struct Skip {
-    nodes: Vec<Node>,
-    free: Vec<u32>,
+    /// Nodes laid out one after another; a node's id is its offset.
+    slab: Vec<u32>,
+    /// Heads of the free-node chains by node size in words (chained via IDX).
+    free: [u32; NODE_MAX + 1],
     level: usize,
     tail: u32,
     map: IndexMap<Box<[u8]>, u32, Hasher>,
@@ -352,15 +395,13 @@ impl PartialEq for Skip {
 
 impl Skip {
     fn new() -> Skip {
-        let header = Node {
-            score: 0.0,
-            idx: u32::MAX,
-            backward: NIL,
-            levels: vec![Level { fwd: NIL, span: 0 }; MAX_LEVEL].into_boxed_slice(),
-        };
+        let mut slab = vec![0u32; HEADER];
+        slab[IDX] = u32::MAX;
+        slab[NLEV] = MAX_LEVEL as u32;
+        slab[MLEN] = u32::MAX;
         Skip {
-            nodes: vec![header],
-            free: Vec::new(),
+            slab,
+            free: [NIL; NODE_MAX + 1],
             level: 1,
             tail: NIL,
             map: IndexMap::default(),
@@ -372,23 +413,58 @@ impl Skip {
         self.map.len()
     }
 
+    #[inline]
+    fn word(&self, n: u32, k: usize) -> u32 {
+        self.slab[n as usize + k]
+    }
+
+    #[inline]
+    fn set_word(&mut self, n: u32, k: usize, v: u32) {
+        self.slab[n as usize + k] = v;
+    }
+
+    #[inline]
+    fn node_score(&self, n: u32) -> f64 {
+        let i = n as usize + SCORE;
+        f64::from_bits(u64::from(self.slab[i]) | (u64::from(self.slab[i + 1]) << 32))
+    }
+
+    fn set_score(&mut self, n: u32, s: f64) {
+        let i = n as usize + SCORE;
+        let b = s.to_bits();
+        self.slab[i] = b as u32;
+        self.slab[i + 1] = (b >> 32) as u32;
+    }
+
     fn member(&self, n: u32) -> &[u8] {
-        match self.map.get_index(self.nodes[n as usize].idx as usize) {
+        match self.map.get_index(self.word(n, IDX) as usize) {
             Some((k, _)) => k,
             None => &[],
         }
     }
 
+    #[inline]
     fn fwd(&self, n: u32, i: usize) -> u32 {
-        self.nodes[n as usize].levels[i].fwd
+        self.word(n, LEVELS + 2 * i)
     }
 
+    #[inline]
     fn span(&self, n: u32, i: usize) -> u32 {
-        self.nodes[n as usize].levels[i].span
+        self.word(n, LEVELS + 2 * i + 1)
     }
 
-    fn lvl(&mut self, n: u32, i: usize) -> &mut Level {
-        &mut self.nodes[n as usize].levels[i]
+    fn backward(&self, n: u32) -> u32 {
+        self.word(n, BACK)
+    }
+
+    fn set_link(&mut self, n: u32, i: usize, fwd: u32, span: u32) {
+        let k = n as usize + LEVELS + 2 * i;
+        self.slab[k] = fwd;
+        self.slab[k + 1] = span;
+    }
+
+    fn set_span(&mut self, n: u32, i: usize, span: u32) {
+        self.set_word(n, LEVELS + 2 * i + 1, span);
     }
 
     fn random_level(&mut self) -> usize {
@@ -407,14 +483,80 @@ impl Skip {
         }
     }
 
-    /// True if node `n` sorts before (score, member).
-    fn before(&self, n: u32, score: f64, member: &[u8]) -> bool {
-        let s = self.nodes[n as usize].score;
-        s < score || (s == score && self.member(n) < member)
+    /// Compares node `n`'s member with `key`, from the inline copy when
+    /// both are short.
+    #[inline]
+    fn member_cmp(&self, n: u32, key: &Key) -> Ordering {
+        let ml = self.word(n, MLEN);
+        if ml != u32::MAX && key.inline() {
+            let off = n as usize + LEVELS + 2 * self.word(n, NLEV) as usize;
+            let k = member_words(ml as usize).min(member_words(key.m.len()));
+            match self.slab[off..off + k].cmp(&key.w[..k]) {
+                Ordering::Equal => (ml as usize).cmp(&key.m.len()),
+                o => o,
+            }
+        } else {
+            self.member(n).cmp(key.m)
+        }
+    }
+
+    /// True if node `n` sorts before (score, key).
+    #[inline]
+    fn before(&self, n: u32, score: f64, key: &Key) -> bool {
+        let s = self.node_score(n);
+        s < score || (s == score && self.member_cmp(n, key) == Ordering::Less)
+    }
+
+    /// Words of node `n`.
+    fn node_size(&self, n: u32) -> usize {
+        let ml = self.word(n, MLEN);
+        let mw = if ml == u32::MAX {
+            0
+        } else {
+            member_words(ml as usize)
+        };
+        LEVELS + 2 * self.word(n, NLEV) as usize + mw
+    }
+
+    /// A node of `level` levels holding `key`'s inline copy, reused from
+    /// the free chain or appended.
+    fn alloc_node(&mut self, level: usize, key: &Key) -> u32 {
+        let mw = member_words(key.m.len());
+        let size = LEVELS + 2 * level + mw;
+        let head = self.free[size];
+        let id = if head != NIL {
+            self.free[size] = self.word(head, IDX);
+            head as usize
+        } else {
+            let id = self.slab.len();
+            self.slab.resize(id + size, 0);
+            id
+        };
+        self.slab[id + NLEV] = level as u32;
+        self.slab[id + MLEN] = if key.inline() {
+            key.m.len() as u32
+        } else {
+            u32::MAX
+        };
+        let off = id + LEVELS + 2 * level;
+        self.slab[off..off + mw].copy_from_slice(&key.w[..mw]);
+        id as u32
     }
 
     /// Inserts a member known to be absent (`zslInsert` + the map).
     fn insert(&mut self, member: &[u8], score: f64) {
+        let level = self.random_level();
+        let key = Key::new(member);
+        let id = self.alloc_node(level, &key);
+        self.set_word(id, IDX, self.map.len() as u32);
+        self.map.insert(member.into(), id);
+        self.link(id, score, &key);
+    }
+
+    /// Links the unlinked node `id` (its member already in the map) at
+    /// (score, member).
+    fn link(&mut self, id: u32, score: f64, member: &Key) {
+        let level = self.word(id, NLEV) as usize;
         let mut update = [NIL; MAX_LEVEL];
         let mut rank = [0u32; MAX_LEVEL];
         let mut x = NIL;
@@ -431,51 +573,32 @@ impl Skip {
             }
             update[i] = x;
         }
-        let level = self.random_level();
         if level > self.level {
+            // Elements linked so far: all but this one.
+            let linked = (self.map.len() - 1) as u32;
             for i in self.level..level {
                 rank[i] = 0;
                 update[i] = NIL;
-                self.lvl(NIL, i).span = self.len() as u32;
+                self.set_span(NIL, i, linked);
             }
             self.level = level;
         }
-        let idx = self.map.len() as u32;
-        let node = Node {
-            score,
-            idx,
-            backward: NIL,
-            levels: vec![Level { fwd: NIL, span: 0 }; level].into_boxed_slice(),
-        };
-        let id = match self.free.pop() {
-            Some(id) => {
-                self.nodes[id as usize] = node;
-                id
-            }
-            None => {
-                self.nodes.push(node);
-                (self.nodes.len() - 1) as u32
-            }
-        };
-        self.map.insert(member.into(), id);
+        self.set_score(id, score);
         for i in 0..level {
             let u = update[i];
             let ufwd = self.fwd(u, i);
             let uspan = self.span(u, i);
-            let l = self.lvl(id, i);
-            l.fwd = ufwd;
-            l.span = uspan - (rank[0] - rank[i]);
-            let ul = self.lvl(u, i);
-            ul.fwd = id;
-            ul.span = (rank[0] - rank[i]) + 1;
+            self.set_link(id, i, ufwd, uspan - (rank[0] - rank[i]));
+            self.set_link(u, i, id, (rank[0] - rank[i]) + 1);
         }
         for (i, &u) in update.iter().enumerate().take(self.level).skip(level) {
-            self.lvl(u, i).span += 1;
+            let s = self.span(u, i);
+            self.set_span(u, i, s + 1);
         }
-        self.nodes[id as usize].backward = update[0];
+        self.set_word(id, BACK, update[0]);
         let f = self.fwd(id, 0);
         if f != NIL {
-            self.nodes[f as usize].backward = id;
+            self.set_word(f, BACK, id);
         } else {
             self.tail = id;
         }
@@ -487,18 +610,17 @@ impl Skip {
             if self.fwd(u, i) == x {
                 let xs = self.span(x, i);
                 let xf = self.fwd(x, i);
-                let l = self.lvl(u, i);
-                l.span = l.span + xs - 1;
-                l.fwd = xf;
+                let us = self.span(u, i);
+                self.set_link(u, i, xf, us + xs - 1);
             } else {
-                let l = self.lvl(u, i);
-                l.span = l.span.saturating_sub(1);
+                let us = self.span(u, i);
+                self.set_span(u, i, us.saturating_sub(1));
             }
         }
         let f = self.fwd(x, 0);
-        let b = self.nodes[x as usize].backward;
+        let b = self.backward(x);
         if f != NIL {
-            self.nodes[f as usize].backward = b;
+            self.set_word(f, BACK, b);
         } else {
             self.tail = b;
         }
@@ -509,24 +631,24 @@ impl Skip {
 
     /// Frees node `x` (already unlinked) and removes its member from the map.
     fn free_node(&mut self, x: u32) {
-        let idx = self.nodes[x as usize].idx as usize;
+        let idx = self.word(x, IDX) as usize;
         self.map.swap_remove_index(idx);
         if let Some((_, &moved)) = self.map.get_index(idx) {
-            self.nodes[moved as usize].idx = idx as u32;
+            self.set_word(moved, IDX, idx as u32);
         }
-        let n = &mut self.nodes[x as usize];
-        n.levels = Box::new([]);
-        n.idx = u32::MAX;
-        self.free.push(x);
         if self.map.is_empty() {
             // Give the arena back once empty.
-            self.nodes.truncate(1);
-            self.free.clear();
+            self.slab.truncate(HEADER);
+            self.free = [NIL; NODE_MAX + 1];
+            return;
         }
+        let size = self.node_size(x);
+        self.set_word(x, IDX, self.free[size]);
+        self.free[size] = x;
     }
 
     /// Predecessors of (score, member) at every level.
-    fn find_update(&self, score: f64, member: &[u8]) -> [u32; MAX_LEVEL] {
+    fn find_update(&self, score: f64, member: &Key) -> [u32; MAX_LEVEL] {
         let mut update = [NIL; MAX_LEVEL];
         let mut x = NIL;
         for i in (0..self.level).rev() {
@@ -546,8 +668,8 @@ impl Skip {
     /// Removes a member; returns its score.
     fn remove(&mut self, member: &[u8]) -> Option<f64> {
         let &id = self.map.get(member)?;
-        let score = self.nodes[id as usize].score;
-        let update = self.find_update(score, member);
+        let score = self.node_score(id);
+        let update = self.find_update(score, &Key::new(member));
         let x = self.fwd(update[0], 0);
         if x != id {
             return None;
@@ -557,43 +679,40 @@ impl Skip {
         Some(score)
     }
 
-    /// Changes the score of an existing member (`zslUpdateScore`).
-    fn update_score(&mut self, member: &[u8], new: f64) {
-        let Some(&id) = self.map.get(member) else {
-            return;
-        };
-        let old = self.nodes[id as usize].score;
-        let update = self.find_update(old, member);
+    /// Changes the score of member's node `id` (`zslUpdateScore`); the node
+    /// and its map entry are kept, only relinked when its place changes.
+    fn update_score(&mut self, id: u32, member: &[u8], new: f64) {
+        let old = self.node_score(id);
+        let key = Key::new(member);
+        let update = self.find_update(old, &key);
         let x = self.fwd(update[0], 0);
         if x != id {
             return;
         }
-        let b = self.nodes[x as usize].backward;
+        let b = self.backward(x);
         let f = self.fwd(x, 0);
-        if (b == NIL || self.nodes[b as usize].score < new)
-            && (f == NIL || self.nodes[f as usize].score > new)
-        {
-            self.nodes[x as usize].score = new;
+        if (b == NIL || self.node_score(b) < new) && (f == NIL || self.node_score(f) > new) {
+            self.set_score(x, new);
             return;
         }
-        let key: Box<[u8]> = member.into();
         self.unlink(x, &update);
-        self.free_node(x);
-        self.insert(&key, new);
+        self.link(x, new, &key);
     }
 
     /// 0-based rank of a member, with its score.
     fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
         let &id = self.map.get(member)?;
-        let score = self.nodes[id as usize].score;
+        let score = self.node_score(id);
+        let key = Key::new(member);
         let mut rank = 0usize;
         let mut x = NIL;
         for i in (0..self.level).rev() {
             loop {
                 let f = self.fwd(x, i);
                 if f != NIL
-                    && (self.before(f, score, member)
-                        || (self.nodes[f as usize].score == score && self.member(f) == member))
+                    && (self.node_score(f) < score
+                        || (self.node_score(f) == score
+                            && self.member_cmp(f, &key) != Ordering::Greater))
                 {
                     rank += self.span(x, i) as usize;
                     x = f;
@@ -637,7 +756,7 @@ impl Skip {
         for i in (0..self.level).rev() {
             loop {
                 let f = self.fwd(x, i);
-                if f != NIL && pred(self.member(f), self.nodes[f as usize].score) {
+                if f != NIL && pred(self.member(f), self.node_score(f)) {
                     rank += self.span(x, i) as usize;
                     x = f;
                 } else {
@@ -694,13 +813,10 @@ impl Skip {
     }
 
     fn heap_size(&self) -> usize {
-        let levels: usize = self.nodes.iter().map(|n| n.levels.len() * 8).sum();
         let members: usize = self.map.keys().map(|k| k.len()).sum();
-        self.nodes.capacity() * std::mem::size_of::<Node>()
-            + levels
+        self.slab.capacity() * 4
             + members
             + self.map.capacity() * (std::mem::size_of::<(Box<[u8]>, u32)>() + 16)
-            + self.free.capacity() * 4
     }
 }
 
@@ -716,12 +832,12 @@ impl<'a> Iterator for SkipIter<'a> {
         if self.node == NIL {
             return None;
         }
-        let n = &self.sk.nodes[self.node as usize];
-        let item = (self.sk.member(self.node), n.score);
+        let n = self.node;
+        let item = (self.sk.member(n), self.sk.node_score(n));
         self.node = if self.rev {
-            n.backward
+            self.sk.backward(n)
         } else {
-            n.levels[0].fwd
+            self.sk.fwd(n, 0)
         };
         Some(item)
     }
@@ -833,7 +949,7 @@ impl ZSet {
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         match &self.0 {
             Repr::Pack(b) => pk_iter(b).find(|e| e.0 == member).map(|e| e.1),
-            Repr::Skip(s) => s.map.get(member).map(|&id| s.nodes[id as usize].score),
+            Repr::Skip(s) => s.map.get(member).map(|&id| s.node_score(id)),
         }
     }
 
@@ -875,7 +991,15 @@ impl ZSet {
 
     /// Redis's `zsetAdd`.
     pub fn add(&mut self, member: &[u8], score: f64, f: AddFlags, th: &Thresholds) -> AddOutcome {
-        match self.score(member) {
+        // The skiplist's node, so an update needs no second lookup.
+        let (found, node) = match &self.0 {
+            Repr::Skip(s) => match s.map.get(member) {
+                Some(&id) => (Some(s.node_score(id)), id),
+                None => (None, NIL),
+            },
+            Repr::Pack(_) => (self.score(member), NIL),
+        };
+        match found {
             Some(cur) => {
                 if f.nx {
                     return AddOutcome::Nop;
@@ -894,7 +1018,7 @@ impl ZSet {
                     return AddOutcome::Same(score);
                 }
                 if let Repr::Skip(s) = &mut self.0 {
-                    s.update_score(member, score);
+                    s.update_score(node, member, score);
                 } else {
                     self.remove(member);
                     self.insert_new(member, score, th);
@@ -1055,7 +1179,7 @@ impl ZSet {
                     pos -= 1;
                     visited += 1;
                     if let Some((k, &id)) = s.map.get_index(pos) {
-                        visit(k, s.nodes[id as usize].score);
+                        visit(k, s.node_score(id));
                     }
                 }
                 pos
@@ -1301,6 +1425,47 @@ mod tests {
         fn matches_model_converting(ops in proptest::collection::vec(op(), 0..80)) {
             run(ops, 8, false);
         }
+    }
+
+    #[test]
+    fn skiplist_mixed_member_lengths() {
+        // Inline (short) and map-compared (long) members, equal scores,
+        // shared prefixes and zero bytes, moved by updates.
+        let t = th(0);
+        let mut z = ZSet::with_hint(1, 0, &t);
+        let mut model = BTreeSet::new();
+        let mut members = vec![Vec::new()];
+        for len in 1..45usize {
+            for fill in [0u8, 1, b'a', 255] {
+                let mut m = vec![b'x'; len];
+                if len > 0 {
+                    m[len - 1] = fill;
+                }
+                members.push(m);
+            }
+        }
+        for (k, m) in members.iter().enumerate() {
+            let s = (k % 3) as i64;
+            z.add(m, s as f64, AddFlags::default(), &t);
+            model.insert((s, m.clone()));
+        }
+        for (k, m) in members.iter().enumerate().step_by(2) {
+            let old = (k % 3) as i64;
+            let new = ((k / 2) % 4) as i64;
+            z.add(m, new as f64, AddFlags::default(), &t);
+            model.remove(&(old, m.clone()));
+            model.insert((new, m.clone()));
+        }
+        let want: Vec<(Vec<u8>, f64)> = model.iter().map(|(s, m)| (m.clone(), *s as f64)).collect();
+        let got: Vec<(Vec<u8>, f64)> = z.iter().map(|(m, s)| (m.to_vec(), s)).collect();
+        assert_eq!(got, want);
+        for (i, (m, s)) in want.iter().enumerate() {
+            assert_eq!(z.rank(m, false), Some((i, *s)));
+        }
+        for m in members.iter().step_by(3) {
+            assert!(z.remove(m));
+        }
+        assert_eq!(z.len(), members.len() - members.len().div_ceil(3));
     }
 
     #[test]
