@@ -9,15 +9,20 @@
 //! a bulk string in RESP2) and `Reply::Pairs` for member/score lists, which
 //! are flat in RESP2 and nested pairs in RESP3, as Redis does.
 
+use crate::blocking::{self, BlockRequest, Served};
 use crate::command::args::is;
 use crate::command::flags::*;
 use crate::command::{
-    row, BeginSearch, CommandSpec, Exec, FindKeys, KeySpec, Keys, ShardCtx, KEY1, KEY1_2,
+    row, BeginSearch, CmdFuture, CommandSpec, Exec, FindKeys, KeySpec, Keys, ShardCtx, ShardFn,
+    KEY1, KEY1_2,
 };
 use crate::commands::keys::parse_scan_cursor;
+use crate::commands::list::parse_timeout;
+use crate::conn::ConnCtx;
 use bytes::Bytes;
 use rand::Rng;
 use std::borrow::Cow;
+use std::sync::Arc;
 use storage::numfmt;
 use storage::types::set::Set;
 use storage::types::zset::{AddFlags, AddOutcome, LexBound, LexRange, ScoreRange, ZSet};
@@ -43,6 +48,18 @@ fn numkeys_at(argv: &[Bytes], at: usize) -> Vec<usize> {
 fn keys_numkeys1(argv: &[Bytes]) -> Result<Vec<usize>, &'static str> {
     Ok(numkeys_at(argv, 1))
 }
+
+/// BZMPOP: `numkeys key ...` at 2.
+fn keys_numkeys2(argv: &[Bytes]) -> Result<Vec<usize>, &'static str> {
+    Ok(numkeys_at(argv, 2))
+}
+
+/// BZPOPMIN / BZPOPMAX: every argument but the first and the last is a key.
+const BZPOP_KEYS: Keys = Keys::Range {
+    first: 1,
+    last: -2,
+    step: 1,
+};
 
 /// The *STORE forms: destination at 1, `numkeys key ...` at 2.
 fn keys_store(argv: &[Bytes]) -> Result<Vec<usize>, &'static str> {
@@ -93,12 +110,29 @@ const SPEC_RW_ACC_DEL: &[KeySpec] = &[spec1(RW_ACC_DEL, 1)];
 const SPEC_STORE: &[KeySpec] = &[spec1(OW_UPD, 1), spec_numkeys(RO, 2)];
 const SPEC_NUMKEYS_RO: &[KeySpec] = &[spec_numkeys(RO, 1)];
 const SPEC_ZMPOP: &[KeySpec] = &[spec_numkeys(RW_ACC_DEL, 1)];
+const SPEC_BZMPOP: &[KeySpec] = &[spec_numkeys(RW_ACC_DEL, 2)];
+const SPEC_BZPOP: &[KeySpec] = &[KeySpec {
+    notes: "",
+    flags: RW_ACC_DEL,
+    begin: BeginSearch::Index(1),
+    find: FindKeys::Range {
+        lastkey: -2,
+        keystep: 1,
+        limit: 0,
+    },
+}];
 const SPEC_RANGESTORE: &[KeySpec] = &[spec1(OW_UPD, 1), spec1(RO, 2)];
 
 const READ_FAST: &[&str] = &["read", "sortedset", "fast"];
 const READ_SLOW: &[&str] = &["read", "sortedset", "slow"];
 const WRITE_FAST: &[&str] = &["write", "sortedset", "fast"];
 const WRITE_SLOW: &[&str] = &["write", "sortedset", "slow"];
+const BLOCK_FAST: &[&str] = &["write", "sortedset", "fast", "blocking"];
+const BLOCK_SLOW: &[&str] = &["write", "sortedset", "slow", "blocking"];
+const TIMEOUT_DOUBLE: &[(&str, &str)] = &[(
+    "6.0.0",
+    "`timeout` is interpreted as a double instead of an integer.",
+)];
 
 const G: &str = "sorted-set";
 const LOGN: &str = "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).";
@@ -198,6 +232,20 @@ pub static COMMANDS: &[CommandSpec] = &[
         .acl(WRITE_SLOW)
         .key_specs(SPEC_ZMPOP)
         .doc(G, "7.0.0", "Remove and return members with scores in a sorted set", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped."),
+    row("bzpopmin", -3, WRITE | BLOCKING | FAST, BZPOP_KEYS, Exec::Coord(bzpopmin))
+        .acl(BLOCK_FAST)
+        .key_specs(SPEC_BZPOP)
+        .history(TIMEOUT_DOUBLE)
+        .doc(G, "5.0.0", "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available", "O(log(N)) with N being the number of elements in the sorted set."),
+    row("bzpopmax", -3, WRITE | BLOCKING | FAST, BZPOP_KEYS, Exec::Coord(bzpopmax))
+        .acl(BLOCK_FAST)
+        .key_specs(SPEC_BZPOP)
+        .history(TIMEOUT_DOUBLE)
+        .doc(G, "5.0.0", "Remove and return the member with the highest score from one or more sorted sets, or block until one is available", "O(log(N)) with N being the number of elements in the sorted set."),
+    row("bzmpop", -5, WRITE | BLOCKING, Keys::Custom(keys_numkeys2), Exec::Coord(bzmpop))
+        .acl(BLOCK_SLOW)
+        .key_specs(SPEC_BZMPOP)
+        .doc(G, "7.0.0", "Remove and return members with scores in a sorted set or block until one is available", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped."),
     row("zunion", -3, READONLY, Keys::Custom(keys_numkeys1), Exec::Shard(zunion))
         .acl(READ_SLOW)
         .key_specs(SPEC_NUMKEYS_RO)
@@ -985,12 +1033,20 @@ fn zpopmax(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
     zpop(ctx, argv, true)
 }
 
-/// ZMPOP numkeys key [key ...] MIN | MAX [COUNT count]
-fn zmpop(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
-    let numkeys = numfmt::parse_i64(&argv[1])
+/// A parsed ZMPOP / BZMPOP: where the keys are, which end, how many.
+struct MPop {
+    keys: std::ops::Range<usize>,
+    max: bool,
+    count: usize,
+}
+
+/// Parses `numkeys key [key ...] MIN | MAX [COUNT count]` with numkeys at
+/// `numkeys_idx`, in Redis's order of checks (zmpopGenericCommand).
+fn parse_mpop(argv: &[Bytes], numkeys_idx: usize) -> CmdResult<MPop> {
+    let numkeys = numfmt::parse_i64(&argv[numkeys_idx])
         .filter(|&n| n >= 1)
         .ok_or_else(|| err("ERR numkeys should be greater than 0"))?;
-    let where_idx = (numkeys as u64).saturating_add(2);
+    let where_idx = (numkeys as u64).saturating_add(numkeys_idx as u64 + 1);
     if where_idx >= argv.len() as u64 {
         return Err(CmdError::Syntax);
     }
@@ -1016,17 +1072,31 @@ fn zmpop(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
         }
         j += 1;
     }
-    let count = if count == -1 { 1 } else { count as usize };
-    Ok(match pop_first(ctx, &argv[2..where_idx], count, max)? {
-        Some((k, popped)) => Reply::Array(vec![
-            Reply::Bulk(k),
-            Reply::Array(
-                popped
-                    .into_iter()
-                    .map(|(m, s)| Reply::Array(vec![Reply::Bulk(m), Reply::Double(s)]))
-                    .collect(),
-            ),
-        ]),
+    Ok(MPop {
+        keys: numkeys_idx + 1..where_idx,
+        max,
+        count: if count == -1 { 1 } else { count as usize },
+    })
+}
+
+/// ZMPOP's reply: `[key, [[member, score] ...]]`.
+fn mpop_reply((k, popped): Popped) -> Reply {
+    Reply::Array(vec![
+        Reply::Bulk(k),
+        Reply::Array(
+            popped
+                .into_iter()
+                .map(|(m, s)| Reply::Array(vec![Reply::Bulk(m), Reply::Double(s)]))
+                .collect(),
+        ),
+    ])
+}
+
+/// ZMPOP numkeys key [key ...] MIN | MAX [COUNT count]
+fn zmpop(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
+    let m = parse_mpop(argv, 1)?;
+    Ok(match pop_first(ctx, &argv[m.keys], m.count, m.max)? {
+        Some(p) => mpop_reply(p),
         None => Reply::NilArray,
     })
 }
@@ -1440,4 +1510,209 @@ fn zscan(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
         Reply::Bulk(Bytes::from(next.to_string())),
         Reply::Array(out),
     ]))
+}
+
+// ---------------------------------------------------------------------------
+// Blocking pops: BZPOPMIN, BZPOPMAX, BZMPOP
+// ---------------------------------------------------------------------------
+
+/// What a blocked client takes once one of its keys holds a zset.
+#[derive(Clone, Copy)]
+enum BOp {
+    /// BZPOPMIN / BZPOPMAX: `[key, member, score]`.
+    Pop { max: bool },
+    /// BZMPOP: ZMPOP's `[key, [[member, score] ...]]`.
+    MPop { max: bool, count: usize },
+}
+
+impl BOp {
+    /// Pops from `key`, which the caller knows holds a non-empty zset.
+    fn apply(self, ctx: &mut ShardCtx<'_>, key: &[u8]) -> CmdResult<Option<Reply>> {
+        let (max, count) = match self {
+            BOp::Pop { max } => (max, 1),
+            BOp::MPop { max, count } => (max, count),
+        };
+        let Some(z) = write_zset(ctx, key)? else {
+            return Ok(None);
+        };
+        let out = z.pop(count, max);
+        let empty = z.is_empty();
+        drop_if_empty(ctx, key, empty);
+        let key = Bytes::copy_from_slice(key);
+        Ok(Some(match self {
+            BOp::Pop { .. } => {
+                let mut v = vec![Reply::Bulk(key)];
+                for (m, s) in out {
+                    v.push(Reply::Bulk(m));
+                    v.push(Reply::Double(s));
+                }
+                Reply::Array(v)
+            }
+            BOp::MPop { .. } => mpop_reply((key, out)),
+        }))
+    }
+
+    /// The first existing key among `keys` (WRONGTYPE if it isn't a zset),
+    /// popped; `None` when every key is missing (Redis's
+    /// blockingGenericZpopCommand loop).
+    fn try_now(self, ctx: &mut ShardCtx<'_>, keys: &[Bytes]) -> CmdResult<Option<Reply>> {
+        for k in keys {
+            if let Some(r) = self.apply(ctx, k)? {
+                return Ok(Some(r));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// A parsed blocking pop.
+struct ZBlocking {
+    keys: Vec<Bytes>,
+    timeout_ms: u64,
+    op: BOp,
+}
+
+fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// BZPOPMIN / BZPOPMAX key [key ...] timeout
+fn parse_bzpop(argv: &[Bytes], max: bool) -> CmdResult<ZBlocking> {
+    let timeout_ms = parse_timeout(&argv[argv.len() - 1], wall_ms())?;
+    Ok(ZBlocking {
+        keys: argv[1..argv.len() - 1].to_vec(),
+        timeout_ms,
+        op: BOp::Pop { max },
+    })
+}
+
+/// BZMPOP timeout numkeys key [key ...] MIN | MAX [COUNT count]: the
+/// options are checked before the timeout, as Redis does.
+fn parse_bzmpop(argv: &[Bytes]) -> CmdResult<ZBlocking> {
+    let m = parse_mpop(argv, 2)?;
+    let timeout_ms = parse_timeout(&argv[1], wall_ms())?;
+    Ok(ZBlocking {
+        keys: argv[m.keys].to_vec(),
+        timeout_ms,
+        op: BOp::MPop {
+            max: m.max,
+            count: m.count,
+        },
+    })
+}
+
+/// Runs a parsed blocking pop without blocking (MULTI, scripts): an empty
+/// answer is the timeout's null array, as in Redis.
+fn run_now(ctx: &mut ShardCtx<'_>, b: CmdResult<ZBlocking>) -> CmdResult<Reply> {
+    let b = b?;
+    Ok(b.op.try_now(ctx, &b.keys)?.unwrap_or(Reply::NilArray))
+}
+
+fn bzpopmin_now(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
+    run_now(ctx, parse_bzpop(argv, false))
+}
+fn bzpopmax_now(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
+    run_now(ctx, parse_bzpop(argv, true))
+}
+fn bzmpop_now(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
+    run_now(ctx, parse_bzmpop(argv))
+}
+
+/// The immediate forms of the blocking pops, for contexts where Redis never
+/// blocks (MULTI/EXEC, scripts), like [`crate::commands::list::NONBLOCKING`].
+pub static NONBLOCKING: &[(&str, ShardFn)] = &[
+    ("bzpopmin", bzpopmin_now),
+    ("bzpopmax", bzpopmax_now),
+    ("bzmpop", bzmpop_now),
+];
+
+/// Hands a parsed blocking pop to the blocking machinery. A waiter is
+/// served by the first write that leaves a non-empty zset at one of its
+/// keys; a key holding another type keeps it waiting, as in Redis.
+fn block(ctx: &mut ConnCtx, b: CmdResult<ZBlocking>) -> CmdFuture<'_> {
+    Box::pin(async move {
+        let b = b?;
+        let op = b.op;
+        let req = BlockRequest {
+            keys: b.keys,
+            extra_keys: Vec::new(),
+            timeout_ms: b.timeout_ms,
+            timeout_reply: Reply::NilArray,
+            attempt: Arc::new(move |sctx: &mut ShardCtx<'_>, keys: &[Bytes]| {
+                op.try_now(sctx, keys)
+            }),
+            serve: Arc::new(
+                move |sctx: &mut ShardCtx<'_>, key: &[u8], claim: &dyn Fn() -> bool| {
+                    match write_zset(sctx, key) {
+                        Ok(Some(z)) if !z.is_empty() => {}
+                        _ => return Served::NotReady,
+                    }
+                    if !claim() {
+                        return Served::Gone;
+                    }
+                    match op.apply(sctx, key) {
+                        Ok(r) => Served::Reply(r.unwrap_or(Reply::NilArray), None),
+                        Err(e) => Served::Reply(e.into(), None),
+                    }
+                },
+            ),
+        };
+        blocking::block(ctx, req).await
+    })
+}
+
+fn bzpopmin(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
+    let b = parse_bzpop(&argv, false);
+    block(ctx, b)
+}
+fn bzpopmax(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
+    let b = parse_bzpop(&argv, true);
+    block(ctx, b)
+}
+fn bzmpop(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
+    let b = parse_bzmpop(&argv);
+    block(ctx, b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &[&str]) -> Vec<Bytes> {
+        s.iter()
+            .map(|x| Bytes::copy_from_slice(x.as_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn mpop_parsing() {
+        assert!(parse_mpop(&v(&["zmpop", "0", "z", "min"]), 1).is_err());
+        assert!(parse_mpop(&v(&["zmpop", "9223372036854775807", "z", "min"]), 1).is_err());
+        let m = parse_mpop(&v(&["zmpop", "2", "a", "b", "max", "count", "3"]), 1).unwrap();
+        assert_eq!(m.keys, 2..4);
+        assert!(m.max);
+        assert_eq!(m.count, 3);
+        let m = parse_mpop(&v(&["bzmpop", "0", "1", "a", "MIN"]), 2).unwrap();
+        assert_eq!(m.keys, 3..4);
+        assert!(!m.max);
+        assert_eq!(m.count, 1);
+        assert!(parse_mpop(&v(&["bzmpop", "0", "1", "a", "min", "count"]), 2).is_err());
+    }
+
+    #[test]
+    fn bzmpop_checks_options_before_timeout() {
+        let e = parse_bzmpop(&v(&["bzmpop", "x", "1", "a", "mid"])).err();
+        assert_eq!(
+            e.map(|e| e.message().to_string()).as_deref(),
+            Some("ERR syntax error")
+        );
+        let e = parse_bzmpop(&v(&["bzmpop", "-1", "1", "a", "min"])).err();
+        assert_eq!(
+            e.map(|e| e.message().to_string()).as_deref(),
+            Some("ERR timeout is negative")
+        );
+    }
 }
