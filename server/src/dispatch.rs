@@ -27,6 +27,7 @@ pub async fn execute(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> Reply {
             return reply;
         }
     };
+    note_last_command(ctx, cmd, parent);
     if let Err(e) = gates(ctx, cmd, parent, &argv) {
         count(ctx, cmd, parent, |s| s.rejected_calls += 1);
         let reply: Reply = e.into();
@@ -198,7 +199,16 @@ fn count(
         None => (None, cmd.name),
     };
     f(env.cmdstats.entry(p, name));
-    drop(env);
+}
+
+/// Records the command CLIENT LIST shows as `cmd=`; set before the command
+/// runs, so a blocked client shows the command it is blocked in.
+fn note_last_command(
+    ctx: &ConnCtx,
+    cmd: &'static CommandSpec,
+    parent: Option<&'static CommandSpec>,
+) {
+    let (p, name) = (parent.map(|p| p.name), cmd.name);
     if let Ok(mut last) = ctx.client.info.last_cmd.lock() {
         // Most connections repeat the same command: skip the rewrite then.
         let same = match p {
@@ -496,6 +506,7 @@ pub async fn execute_remote_batch(
     let mut meta = Vec::with_capacity(n);
     let mut work = Vec::with_capacity(n);
     for (plan, argv) in batch {
+        note_last_command(ctx, plan.cmd, plan.parent);
         meta.push((plan.cmd, plan.parent));
         let write = plan.cmd.has(crate::command::flags::WRITE);
         work.push((plan.f, argv, write, plan.positions));
