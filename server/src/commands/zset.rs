@@ -725,32 +725,24 @@ fn score_range_entries(
     limit: i64,
     rev: bool,
 ) -> Vec<(Bytes, f64)> {
-    if r.is_empty() || offset < 0 || limit == 0 {
+    if r.is_empty() {
         return Vec::new();
     }
-    let limit = if limit < 0 {
-        usize::MAX
+    // Only the end the walk starts from is searched.
+    let first = if rev {
+        z.len() - z.count_before(|_, s| r.lte_max(s))
     } else {
-        limit as usize
+        z.count_before(|_, s| !r.gte_min(s))
     };
-    let offset = usize::try_from(offset).unwrap_or(usize::MAX);
-    let copy = |(m, s): (&[u8], f64)| (Bytes::copy_from_slice(m), s);
-    if rev {
-        let hi = z.count_before(|_, s| r.lte_max(s));
-        let from = (z.len() - hi).saturating_add(offset);
-        z.iter_from(from, true)
-            .take(limit)
-            .take_while(|e| r.gte_min(e.1))
-            .map(copy)
-            .collect()
-    } else {
-        let lo = z.count_before(|_, s| !r.gte_min(s));
-        z.iter_from(lo.saturating_add(offset), false)
-            .take(limit)
-            .take_while(|e| r.lte_max(e.1))
-            .map(copy)
-            .collect()
-    }
+    range_walk(
+        z,
+        first,
+        offset,
+        limit,
+        rev,
+        |_, s| r.gte_min(s),
+        |_, s| r.lte_max(s),
+    )
 }
 
 /// Elements of a lex range, as [`score_range_entries`].
@@ -761,29 +753,54 @@ fn lex_range_entries(
     limit: i64,
     rev: bool,
 ) -> Vec<(Bytes, f64)> {
-    if r.is_empty() || offset < 0 || limit == 0 {
+    if r.is_empty() {
         return Vec::new();
     }
-    let limit = if limit < 0 {
-        usize::MAX
+    let first = if rev {
+        z.len() - z.lex_end(r)
     } else {
-        limit as usize
+        z.lex_start(r)
     };
+    range_walk(
+        z,
+        first,
+        offset,
+        limit,
+        rev,
+        |m, _| r.gte_min(m),
+        |m, _| r.lte_max(m),
+    )
+}
+
+/// The walk both range kinds share: from rank `first` (counted from the
+/// top with `rev`) plus `offset`, take up to `limit` (negative: all)
+/// elements while they stay inside the range.
+fn range_walk(
+    z: &ZSet,
+    first: usize,
+    offset: i64,
+    limit: i64,
+    rev: bool,
+    above_min: impl Fn(&[u8], f64) -> bool,
+    below_max: impl Fn(&[u8], f64) -> bool,
+) -> Vec<(Bytes, f64)> {
+    if offset < 0 || limit == 0 {
+        return Vec::new();
+    }
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     let offset = usize::try_from(offset).unwrap_or(usize::MAX);
     let copy = |(m, s): (&[u8], f64)| (Bytes::copy_from_slice(m), s);
+    let from = first.saturating_add(offset);
     if rev {
-        let hi = z.lex_end(r);
-        let from = (z.len() - hi).saturating_add(offset);
         z.iter_from(from, true)
             .take(limit)
-            .take_while(|e| r.gte_min(e.0))
+            .take_while(|e| above_min(e.0, e.1))
             .map(copy)
             .collect()
     } else {
-        let lo = z.lex_start(r);
-        z.iter_from(lo.saturating_add(offset), false)
+        z.iter_from(from, false)
             .take(limit)
-            .take_while(|e| r.lte_max(e.0))
+            .take_while(|e| below_max(e.0, e.1))
             .map(copy)
             .collect()
     }
