@@ -6,100 +6,13 @@
 //! accepted, which error a value gets), so they are reproduced rather than
 //! replaced by Rust's parsers.
 
-/// C's `isspace` in the "C" locale.
-pub(crate) fn is_c_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
-}
+pub(crate) use crate::protocol::splitargs::is_c_space;
 
-/// `sdssplitargs`: split a line into arguments with Redis's quoting rules.
-///
-/// `"..."` understands `\n \r \t \b \a \xHH` and `\<any>`; `'...'` only
-/// `\'`. A closing quote must be followed by a space or the end of the line.
-/// Returns `None` for unbalanced quotes.
+/// `sdssplitargs`: split a line into arguments with Redis's quoting rules
+/// (the splitter inline requests use). `None` for unbalanced quotes.
 pub(crate) fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    let at = |i: usize| line.get(i).copied().unwrap_or(0);
-    loop {
-        while i < line.len() && is_c_space(line[i]) {
-            i += 1;
-        }
-        if i >= line.len() {
-            return Some(out);
-        }
-        let mut cur = Vec::new();
-        let (mut inq, mut insq) = (false, false);
-        loop {
-            let c = at(i);
-            if inq {
-                if c == b'\\'
-                    && at(i + 1) == b'x'
-                    && at(i + 2).is_ascii_hexdigit()
-                    && at(i + 3).is_ascii_hexdigit()
-                {
-                    cur.push(hex(at(i + 2)) * 16 + hex(at(i + 3)));
-                    i += 3;
-                } else if c == b'\\' && at(i + 1) != 0 {
-                    i += 1;
-                    cur.push(match at(i) {
-                        b'n' => b'\n',
-                        b'r' => b'\r',
-                        b't' => b'\t',
-                        b'b' => 0x08,
-                        b'a' => 0x07,
-                        other => other,
-                    });
-                } else if c == b'"' {
-                    if at(i + 1) != 0 && !is_c_space(at(i + 1)) {
-                        return None;
-                    }
-                    i += 1;
-                    break;
-                } else if c == 0 && i >= line.len() {
-                    return None;
-                } else {
-                    cur.push(c);
-                }
-            } else if insq {
-                if c == b'\\' && at(i + 1) == b'\'' {
-                    i += 1;
-                    cur.push(b'\'');
-                } else if c == b'\'' {
-                    if at(i + 1) != 0 && !is_c_space(at(i + 1)) {
-                        return None;
-                    }
-                    i += 1;
-                    break;
-                } else if c == 0 && i >= line.len() {
-                    return None;
-                } else {
-                    cur.push(c);
-                }
-            } else {
-                match c {
-                    b' ' | b'\n' | b'\r' | b'\t' => {
-                        i += 1;
-                        break;
-                    }
-                    0 if i >= line.len() => break,
-                    b'"' => inq = true,
-                    b'\'' => insq = true,
-                    _ => cur.push(c),
-                }
-            }
-            i += 1;
-        }
-        out.push(cur);
-    }
-}
-
-fn hex(c: u8) -> u8 {
-    match c {
-        b'0'..=b'9' => c - b'0',
-        b'a'..=b'f' => c - b'a' + 10,
-        b'A'..=b'F' => c - b'A' + 10,
-        _ => 0,
-    }
+    crate::protocol::splitargs::split_args(&bytes::Bytes::copy_from_slice(line))
+        .map(|args| args.into_iter().map(|a| a.to_vec()).collect())
 }
 
 /// `sdssplitlen` with a one-byte separator: an empty input gives no pieces,
