@@ -5,7 +5,7 @@ For each workload, starts a fresh server, loads it through `redis-cli --pipe`,
 and reports (used_memory after - before) / entries and the RSS growth per
 entry, for both servers side by side.
 
-Usage: bench/memory.py [--scale 1.0] [--shards 1] [--magpie PATH]
+Usage: bench/memory.py [--scale 1.0] [--shards 1] [--magpie PATH] [--only NAME]
 """
 
 import argparse
@@ -103,11 +103,14 @@ def main():
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--shards", type=int, default=1)
     ap.add_argument("--magpie", default=os.path.join(ROOT, "target", "release", "magpie-server"))
+    ap.add_argument("--only", default="", help="run only workloads whose name contains this")
     args = ap.parse_args()
     if not os.path.exists(args.magpie):
         sys.exit(f"{args.magpie} not found: cargo build --release -p magpie-server")
     print(f"{'workload':<26}{'entries':>10}{'redis B/entry':>15}{'magpie B/entry':>16}{'ratio':>8}{'redis rss/e':>13}{'magpie rss/e':>14}")
     for name, n, gen in workloads(args.scale):
+        if args.only not in name:
+            continue
         r_used, r_rss = measure("redis", args.magpie, args.shards, gen, n)
         m_used, m_rss = measure("magpie", args.magpie, args.shards, gen, n)
         if r_used is None or m_used is None:

@@ -257,14 +257,14 @@ impl Db {
         }
     }
 
-    /// Grows the entry storage by a quarter when full. Left alone, indexmap
+    /// Grows the entry storage by a quarter when full (see `growth`). Left alone, indexmap
     /// sizes its entry vector to the hash table's capacity, up to 1.75x
     /// the keys (150 bytes per small key at 500k keys); growing by a
     /// quarter keeps the slack under 25% (105 bytes per key, Redis: 104).
     fn grow_if_full(&mut self) {
         let len = self.map.len();
         if len == self.map.capacity() {
-            self.map.reserve_exact((len / 4).max(8));
+            self.map.reserve_exact(crate::growth::additional(len));
         }
     }
 

@@ -6,6 +6,7 @@
 pub mod db;
 pub mod error;
 pub mod glob;
+pub mod growth;
 pub mod numfmt;
 pub mod reply;
 pub mod shard;

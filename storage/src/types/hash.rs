@@ -912,6 +912,11 @@ impl Hash {
                     false
                 }
                 None => {
+                    // Grow by a quarter (see `Db::grow_if_full`).
+                    let len = t.map.len();
+                    if len == t.map.capacity() {
+                        t.map.reserve_exact(crate::growth::additional(len));
+                    }
                     t.map.insert(field.into(), value.into());
                     true
                 }

@@ -119,6 +119,12 @@ impl Table {
             return false;
         }
         self.bytes += m.len();
+        // Grow by a quarter (see `Db::grow_if_full`): indexmap would size
+        // its entries to the hash table's capacity, up to 1.75x the members.
+        let len = self.set.len();
+        if len == self.set.capacity() {
+            self.set.reserve_exact(crate::growth::additional(len));
+        }
         self.set.insert(m.into())
     }
 

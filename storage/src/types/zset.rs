@@ -29,6 +29,7 @@
 //! never NaN inside), members with `memcmp` then length, like `sdscmp`.
 
 use super::Thresholds;
+use crate::small::SmallBytes;
 use bytes::Bytes;
 use indexmap::IndexMap;
 use std::cmp::Ordering;
@@ -325,16 +326,18 @@ const NIL: u32 = 0;
 
 // A node's words in `Skip::slab`: the score (an f64's bits, low word
 // first), the member's position in the map (for a free node: the next free
-// node of its size), the backward link, the level count, then a
+// node of its size), the backward link, the shape (level count and
+// member-copy length), then a
 // (forward, span) pair per level — Redis's inline level array, so a search
 // step reads one contiguous node.
 const SCORE: usize = 0;
 const IDX: usize = 2;
 const BACK: usize = 3;
-const NLEV: usize = 4;
-/// The member's length when a copy follows the levels, else `u32::MAX`.
-const MLEN: usize = 5;
-const LEVELS: usize = 6;
+/// The node's shape: its level count in the low 8 bits, and above them the
+/// length of the member copy that follows the levels, or `NO_COPY`.
+const SHAPE: usize = 4;
+const NO_COPY: u32 = 0xFF_FFFF;
+const LEVELS: usize = 5;
 /// Words of the header node (all levels).
 const HEADER: usize = LEVELS + 2 * MAX_LEVEL;
 /// Members up to this long are copied into their node (big-endian words,
@@ -366,6 +369,11 @@ impl<'a> Key<'a> {
     }
 }
 
+/// A node's `SHAPE` word.
+fn shape(level: usize, copy: Option<usize>) -> u32 {
+    level as u32 | copy.map_or(NO_COPY, |l| l as u32) << 8
+}
+
 /// Words holding `len` inline member bytes.
 fn member_words(len: usize) -> usize {
     if len <= INLINE_MAX {
@@ -383,7 +391,8 @@ struct Skip {
     free: [u32; NODE_MAX + 1],
     level: usize,
     tail: u32,
-    map: IndexMap<Box<[u8]>, u32, Hasher>,
+    /// Members inline up to 22 bytes (no allocation of their own).
+    map: IndexMap<SmallBytes, u32, Hasher>,
     rng: u64,
 }
 
@@ -397,8 +406,7 @@ impl Skip {
     fn new() -> Skip {
         let mut slab = vec![0u32; HEADER];
         slab[IDX] = u32::MAX;
-        slab[NLEV] = MAX_LEVEL as u32;
-        slab[MLEN] = u32::MAX;
+        slab[SHAPE] = shape(MAX_LEVEL, None);
         Skip {
             slab,
             free: [NIL; NODE_MAX + 1],
@@ -427,6 +435,17 @@ impl Skip {
     fn node_score(&self, n: u32) -> f64 {
         let i = n as usize + SCORE;
         f64::from_bits(u64::from(self.slab[i]) | (u64::from(self.slab[i + 1]) << 32))
+    }
+
+    /// Node `n`'s level count and the length of its member copy, if any.
+    #[inline]
+    fn shape(&self, n: u32) -> (usize, Option<usize>) {
+        let w = self.word(n, SHAPE);
+        let copy = w >> 8;
+        (
+            (w & 0xFF) as usize,
+            (copy != NO_COPY).then_some(copy as usize),
+        )
     }
 
     fn set_score(&mut self, n: u32, s: f64) {
@@ -487,12 +506,12 @@ impl Skip {
     /// both are short.
     #[inline]
     fn member_cmp(&self, n: u32, key: &Key) -> Ordering {
-        let ml = self.word(n, MLEN);
-        if ml != u32::MAX && key.inline() {
-            let off = n as usize + LEVELS + 2 * self.word(n, NLEV) as usize;
-            let k = member_words(ml as usize).min(member_words(key.m.len()));
+        let (level, copy) = self.shape(n);
+        if let (Some(ml), true) = (copy, key.inline()) {
+            let off = n as usize + LEVELS + 2 * level;
+            let k = member_words(ml).min(member_words(key.m.len()));
             match self.slab[off..off + k].cmp(&key.w[..k]) {
-                Ordering::Equal => (ml as usize).cmp(&key.m.len()),
+                Ordering::Equal => ml.cmp(&key.m.len()),
                 o => o,
             }
         } else {
@@ -509,13 +528,8 @@ impl Skip {
 
     /// Words of node `n`.
     fn node_size(&self, n: u32) -> usize {
-        let ml = self.word(n, MLEN);
-        let mw = if ml == u32::MAX {
-            0
-        } else {
-            member_words(ml as usize)
-        };
-        LEVELS + 2 * self.word(n, NLEV) as usize + mw
+        let (level, copy) = self.shape(n);
+        LEVELS + 2 * level + copy.map_or(0, member_words)
     }
 
     /// A node of `level` levels holding `key`'s inline copy, reused from
@@ -529,15 +543,15 @@ impl Skip {
             head as usize
         } else {
             let id = self.slab.len();
+            // Grow by a quarter, not double: the slab is most of a big
+            // sorted set's memory, and doubling leaves up to half unused.
+            if id + size > self.slab.capacity() {
+                self.slab.reserve_exact((id / 4).max(size).max(64));
+            }
             self.slab.resize(id + size, 0);
             id
         };
-        self.slab[id + NLEV] = level as u32;
-        self.slab[id + MLEN] = if key.inline() {
-            key.m.len() as u32
-        } else {
-            u32::MAX
-        };
+        self.slab[id + SHAPE] = shape(level, key.inline().then_some(key.m.len()));
         let off = id + LEVELS + 2 * level;
         self.slab[off..off + mw].copy_from_slice(&key.w[..mw]);
         id as u32
@@ -549,14 +563,20 @@ impl Skip {
         let key = Key::new(member);
         let id = self.alloc_node(level, &key);
         self.set_word(id, IDX, self.map.len() as u32);
-        self.map.insert(member.into(), id);
+        // As the keyspace (`Db::grow_if_full`): left alone, indexmap sizes
+        // its entries to the hash table's capacity, up to 1.75x the members.
+        let len = self.map.len();
+        if len == self.map.capacity() {
+            self.map.reserve_exact(crate::growth::additional(len));
+        }
+        self.map.insert(SmallBytes::new(member), id);
         self.link(id, score, &key);
     }
 
     /// Links the unlinked node `id` (its member already in the map) at
     /// (score, member).
     fn link(&mut self, id: u32, score: f64, member: &Key) {
-        let level = self.word(id, NLEV) as usize;
+        let level = self.shape(id).0;
         let mut update = [NIL; MAX_LEVEL];
         let mut rank = [0u32; MAX_LEVEL];
         let mut x = NIL;
@@ -813,10 +833,10 @@ impl Skip {
     }
 
     fn heap_size(&self) -> usize {
-        let members: usize = self.map.keys().map(|k| k.len()).sum();
+        let members: usize = self.map.keys().map(|k| k.heap_size()).sum();
         self.slab.capacity() * 4
             + members
-            + self.map.capacity() * (std::mem::size_of::<(Box<[u8]>, u32)>() + 16)
+            + self.map.capacity() * (std::mem::size_of::<(SmallBytes, u32)>() + 16)
     }
 }
 
