@@ -6,8 +6,8 @@
 //! modulo 2^32 and rounds fractions to nearest-even. A non-number argument
 //! (one Lua cannot convert) is "number expected".
 
-use super::{Args, Registrar, Res};
-use mlua::{Lua, MultiValue, Table, Value};
+use super::{one, Args, Registrar, Res, Ret};
+use mlua::{Lua, Table, Value};
 
 type Unary = fn(u32) -> u32;
 type Binary = fn(u32, u32) -> u32;
@@ -77,15 +77,13 @@ pub(crate) fn tobit(x: f64) -> u32 {
     (x + 6_755_399_441_055_744.0).to_bits() as u32
 }
 
-fn ret(b: u32) -> Res<MultiValue> {
-    Ok(MultiValue::from_vec(vec![Value::Number(f64::from(
-        b as i32,
-    ))]))
+fn ret(b: u32) -> Res<Ret> {
+    one(Value::Number(f64::from(b as i32)))
 }
 
 /// `bit.tohex(x [, n])`: `n` hex digits (default 8, at most 8), upper case
 /// when `n` is negative.
-fn tohex(lua: &Lua, args: Args) -> Res<MultiValue> {
+fn tohex(lua: &Lua, args: Args) -> Res<Ret> {
     let mut b = barg(lua, &args, 1)?;
     let mut n = if args.get(2).is_none() {
         8
@@ -104,9 +102,7 @@ fn tohex(lua: &Lua, args: Args) -> Res<MultiValue> {
         *slot = digits[(b & 15) as usize];
         b >>= 4;
     }
-    Ok(MultiValue::from_vec(vec![Value::String(
-        lua.create_string(buf)?,
-    )]))
+    one(Value::String(lua.create_string(buf)?))
 }
 
 #[cfg(test)]

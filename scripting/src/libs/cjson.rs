@@ -26,9 +26,10 @@
 //! module reuses memory.
 
 use super::{
-    arg_err, msg, number_of, type_name, Args, Fail, Registrar, Res, Shared, LUA_MAX_CSTACK,
+    arg_err, msg, number_of, one, type_name, Args, Fail, LuaStack, Registrar, Res, Ret, Shared,
+    LUA_MAX_CSTACK,
 };
-use mlua::{LightUserData, Lua, MultiValue, Table, Value};
+use mlua::{LightUserData, Lua, Table, Value};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -102,7 +103,7 @@ pub(crate) fn module(lua: &Lua, reg: &Registrar) -> mlua::Result<Table> {
             let a = enum_option(lua, &args, 1, &mut cfg.sparse_convert, BOOL_OPTIONS)?;
             let b = integer_option(lua, &args, 2, &mut cfg.sparse_ratio, 0, i32::MAX)?;
             let d = integer_option(lua, &args, 3, &mut cfg.sparse_safe, 0, i32::MAX)?;
-            Ok(MultiValue::from_vec(vec![a, b, d]))
+            Ok(Ret::Values(vec![a, b, d]))
         })?,
     )?;
     let int_options: [(&'static str, Field, i32, i32); 3] = [
@@ -121,7 +122,7 @@ pub(crate) fn module(lua: &Lua, reg: &Registrar) -> mlua::Result<Table> {
             arg_init(&args, 1)?;
             let mut cfg = c.borrow_mut();
             let v = integer_option(lua, &args, 1, field(&mut cfg), min, max)?;
-            Ok(MultiValue::from_vec(vec![v]))
+            one(v)
         })?;
         t.raw_set(name, f)?;
     }
@@ -148,7 +149,7 @@ pub(crate) fn module(lua: &Lua, reg: &Registrar) -> mlua::Result<Table> {
             arg_init(&args, 1)?;
             let mut cfg = c.borrow_mut();
             let v = enum_option(lua, &args, 1, field(&mut cfg), options)?;
-            Ok(MultiValue::from_vec(vec![v]))
+            one(v)
         })?;
         t.raw_set(name, f)?;
     }
@@ -156,7 +157,7 @@ pub(crate) fn module(lua: &Lua, reg: &Registrar) -> mlua::Result<Table> {
     t.raw_set(
         "new",
         reg.func(lua, "new", move |lua, _args| {
-            Ok(MultiValue::from_vec(vec![Value::Table(module(lua, &r)?)]))
+            one(Value::Table(module(lua, &r)?))
         })?,
     )?;
     t.raw_set("null", null())?;
@@ -239,17 +240,11 @@ fn enum_option(
 
 // ---------------------------------------------------------------- encoding
 
-/// A container being written.
+/// A container being written; its table (and an object's key list) is
+/// kept in a `LuaStack`, the element cursor here.
 enum EncFrame {
-    Array {
-        table: Table,
-        len: usize,
-        next: usize,
-    },
-    Object {
-        pairs: Vec<(Value, Value)>,
-        next: usize,
-    },
+    Array { len: usize, next: usize },
+    Object { len: usize, next: usize },
 }
 
 impl EncFrame {
@@ -260,14 +255,24 @@ impl EncFrame {
             EncFrame::Object { .. } => 2,
         }
     }
+
+    /// Entries this frame keeps in the Lua-side stack.
+    fn stacked(&self) -> usize {
+        match self {
+            EncFrame::Array { .. } => 1,
+            EncFrame::Object { .. } => 2,
+        }
+    }
 }
 
-fn encode(lua: &Lua, cfg: &Config, args: Args) -> Res<MultiValue> {
+fn encode(lua: &Lua, cfg: &Config, args: Args) -> Res<Ret> {
     if args.len() != 1 {
         return Err(arg_err(1, "expected 1 argument"));
     }
     let mut out = Vec::new();
     let mut frames: Vec<EncFrame> = Vec::new();
+    let mut stack = LuaStack::new(lua)?;
+    let mut slots = 0;
     let mut pending = args.get(1).cloned();
     loop {
         if let Some(v) = pending.take() {
@@ -275,29 +280,35 @@ fn encode(lua: &Lua, cfg: &Config, args: Args) -> Res<MultiValue> {
                 Value::Table(t) => {
                     let depth = frames.len() + 1;
                     // The encode argument plus what the enclosing levels hold.
-                    let top = 1 + frames.iter().map(EncFrame::slots).sum::<usize>();
+                    let top = 1 + slots;
                     if depth > cfg.encode_max_depth.max(0) as usize || top + 3 > LUA_MAX_CSTACK {
                         return Err(msg(format!(
                             "Cannot serialise, excessive nesting ({depth})"
                         )));
                     }
                     let len = array_length(cfg, &t)?;
-                    if len > 0 {
+                    let frame = if len > 0 {
                         out.push(b'[');
-                        frames.push(EncFrame::Array {
-                            table: t,
+                        stack.push(Value::Table(t))?;
+                        EncFrame::Array {
                             len: len as usize,
                             next: 1,
-                        });
+                        }
                     } else {
                         out.push(b'{');
-                        let mut pairs = Vec::new();
-                        t.for_each(|k: Value, v: Value| {
-                            pairs.push((k, v));
-                            Ok(())
+                        // The keys in `next` order, as the C walk visits them.
+                        let keys = lua.create_table()?;
+                        let mut n = 0usize;
+                        t.for_each(|k: Value, _: Value| {
+                            n += 1;
+                            keys.raw_set(n, k)
                         })?;
-                        frames.push(EncFrame::Object { pairs, next: 0 });
-                    }
+                        stack.push(Value::Table(t))?;
+                        stack.push(Value::Table(keys))?;
+                        EncFrame::Object { len: n, next: 1 }
+                    };
+                    slots += frame.slots();
+                    frames.push(frame);
                 }
                 other => append_scalar(cfg, &mut out, &other)?,
             }
@@ -306,31 +317,40 @@ fn encode(lua: &Lua, cfg: &Config, args: Args) -> Res<MultiValue> {
             break;
         };
         match frame {
-            EncFrame::Array { table, len, next } => {
+            EncFrame::Array { len, next } => {
                 if *next <= *len {
                     if *next > 1 {
                         out.push(b',');
                     }
-                    pending = Some(table.raw_get(*next)?);
+                    let Value::Table(t) = stack.get(stack.len())? else {
+                        return Err(msg("BUG: encode stack"));
+                    };
+                    pending = Some(t.raw_get(*next)?);
                     *next += 1;
-                } else {
-                    out.push(b']');
-                    frames.pop();
+                    continue;
                 }
+                out.push(b']');
             }
-            EncFrame::Object { pairs, next } => {
-                if let Some((k, v)) = pairs.get(*next) {
-                    if *next > 0 {
+            EncFrame::Object { len, next } => {
+                if *next <= *len {
+                    if *next > 1 {
                         out.push(b',');
                     }
-                    match k {
+                    let (Value::Table(t), Value::Table(keys)) =
+                        (stack.get(stack.len() - 1)?, stack.get(stack.len())?)
+                    else {
+                        return Err(msg("BUG: encode stack"));
+                    };
+                    let k: Value = keys.raw_get(*next)?;
+                    *next += 1;
+                    match &k {
                         Value::String(s) => {
                             append_string(&mut out, &s.as_bytes());
                             out.push(b':');
                         }
                         Value::Integer(_) | Value::Number(_) => {
                             out.push(b'"');
-                            append_number(cfg, &mut out, number_of(k).unwrap_or(0.0))?;
+                            append_number(cfg, &mut out, number_of(&k).unwrap_or(0.0))?;
                             out.extend_from_slice(b"\":");
                         }
                         other => {
@@ -340,18 +360,20 @@ fn encode(lua: &Lua, cfg: &Config, args: Args) -> Res<MultiValue> {
                             )))
                         }
                     }
-                    pending = Some(v.clone());
-                    *next += 1;
-                } else {
-                    out.push(b'}');
-                    frames.pop();
+                    pending = Some(t.raw_get(k)?);
+                    continue;
                 }
+                out.push(b'}');
+            }
+        }
+        if let Some(done) = frames.pop() {
+            slots -= done.slots();
+            for _ in 0..done.stacked() {
+                stack.pop()?;
             }
         }
     }
-    Ok(MultiValue::from_vec(vec![Value::String(
-        lua.create_string(out)?,
-    )]))
+    one(Value::String(lua.create_string(out)?))
 }
 
 /// `lua_array_length`: the array length (max key) when every key is a
@@ -922,10 +944,10 @@ fn hex_float(s: &[u8], start: usize) -> Option<(f64, usize)> {
     Some((v, i))
 }
 
-/// A container being filled while decoding.
+/// A container being filled while decoding; its table is in a `LuaStack`.
 enum DecFrame {
-    Array { table: Table, next: usize },
-    Object { table: Table, key: Vec<u8> },
+    Array { next: usize },
+    Object { key: Vec<u8> },
 }
 
 impl DecFrame {
@@ -946,7 +968,7 @@ fn parse_error(expected: &str, t: &Token) -> Fail {
     ))
 }
 
-fn decode(lua: &Lua, cfg: &Config, args: Args) -> Res<MultiValue> {
+fn decode(lua: &Lua, cfg: &Config, args: Args) -> Res<Ret> {
     if args.len() != 1 {
         return Err(arg_err(1, "expected 1 argument"));
     }
@@ -962,6 +984,8 @@ fn decode(lua: &Lua, cfg: &Config, args: Args) -> Res<MultiValue> {
     };
     let max_depth = cfg.decode_max_depth.max(0) as usize;
     let mut frames: Vec<DecFrame> = Vec::new();
+    let mut tables = LuaStack::new(lua)?;
+    let mut slots = 0;
     let mut tok = lx.next_token();
     let value = 'outer: loop {
         // `tok` starts a value.
@@ -973,7 +997,7 @@ fn decode(lua: &Lua, cfg: &Config, args: Args) -> Res<MultiValue> {
             Kind::ObjBegin | Kind::ArrBegin => {
                 let is_obj = tok.kind == Kind::ObjBegin;
                 let depth = frames.len() + 1;
-                let top = 1 + frames.iter().map(DecFrame::slots).sum::<usize>();
+                let top = 1 + slots;
                 let need = if is_obj { 3 } else { 2 };
                 if depth > max_depth || top + need > LUA_MAX_CSTACK {
                     return Err(msg(format!(
@@ -986,13 +1010,17 @@ fn decode(lua: &Lua, cfg: &Config, args: Args) -> Res<MultiValue> {
                 let close = if is_obj { Kind::ObjEnd } else { Kind::ArrEnd };
                 if tok.kind == close {
                     Value::Table(table)
-                } else if is_obj {
-                    let key = object_key(&mut lx, tok)?;
-                    frames.push(DecFrame::Object { table, key });
-                    tok = lx.next_token();
-                    continue;
                 } else {
-                    frames.push(DecFrame::Array { table, next: 1 });
+                    tables.push(Value::Table(table))?;
+                    let frame = if is_obj {
+                        let key = object_key(&mut lx, tok)?;
+                        tok = lx.next_token();
+                        DecFrame::Object { key }
+                    } else {
+                        DecFrame::Array { next: 1 }
+                    };
+                    slots += frame.slots();
+                    frames.push(frame);
                     continue;
                 }
             }
@@ -1000,49 +1028,52 @@ fn decode(lua: &Lua, cfg: &Config, args: Args) -> Res<MultiValue> {
         };
         // Store `value` in its container and read what follows it.
         loop {
-            match frames.last_mut() {
-                None => break 'outer value,
-                Some(DecFrame::Array { table, next }) => {
+            let Some(frame) = frames.last_mut() else {
+                break 'outer value;
+            };
+            let Value::Table(table) = tables.get(tables.len())? else {
+                return Err(msg("BUG: decode stack"));
+            };
+            let close = match frame {
+                DecFrame::Array { next } => {
                     table.raw_set(*next, value)?;
                     *next += 1;
-                    tok = lx.next_token();
-                    if tok.kind != Kind::ArrEnd {
-                        if tok.kind != Kind::Comma {
-                            return Err(parse_error("comma or array end", &tok));
-                        }
-                        tok = lx.next_token();
-                        continue 'outer;
-                    }
+                    Kind::ArrEnd
                 }
-                Some(DecFrame::Object { table, key }) => {
-                    let k = lua.create_string(std::mem::take(key))?;
-                    table.raw_set(k, value)?;
-                    tok = lx.next_token();
-                    if tok.kind != Kind::ObjEnd {
-                        if tok.kind != Kind::Comma {
-                            return Err(parse_error("comma or object end", &tok));
-                        }
-                        let t = lx.next_token();
-                        *key = object_key(&mut lx, t)?;
-                        tok = lx.next_token();
-                        continue 'outer;
-                    }
+                DecFrame::Object { key } => {
+                    table.raw_set(lua.create_string(std::mem::take(key))?, value)?;
+                    Kind::ObjEnd
                 }
+            };
+            tok = lx.next_token();
+            if tok.kind != close {
+                if tok.kind != Kind::Comma {
+                    let what = if close == Kind::ArrEnd {
+                        "comma or array end"
+                    } else {
+                        "comma or object end"
+                    };
+                    return Err(parse_error(what, &tok));
+                }
+                tok = lx.next_token();
+                if let DecFrame::Object { key } = frame {
+                    *key = object_key(&mut lx, tok)?;
+                    tok = lx.next_token();
+                }
+                continue 'outer;
             }
             // The container closed: it is now the value for its parent.
-            match frames.pop() {
-                Some(DecFrame::Array { table, .. } | DecFrame::Object { table, .. }) => {
-                    value = Value::Table(table)
-                }
-                None => return Err(msg("BUG: empty decode stack")),
+            if let Some(done) = frames.pop() {
+                slots -= done.slots();
             }
+            value = tables.pop()?;
         }
     };
     let end = lx.next_token();
     if end.kind != Kind::End {
         return Err(parse_error("the end", &end));
     }
-    Ok(MultiValue::from_vec(vec![value]))
+    one(value)
 }
 
 /// An object key token followed by its colon.

@@ -15,8 +15,10 @@
 //! Nothing is allocated from a length in the input: strings are checked
 //! against the bytes present, and arrays and maps grow as elements arrive.
 
-use super::{arg_err, msg, number_of, Args, Fail, Registrar, Res, LUA_MAX_CSTACK};
-use mlua::{Lua, MultiValue, Table, Value};
+use super::{
+    arg_err, msg, number_of, one, Args, Fail, LuaStack, Registrar, Res, Ret, LUA_MAX_CSTACK,
+};
+use mlua::{Lua, Table, Value};
 
 /// Tables nested this deep pack as nil.
 const MAX_NESTING: usize = 16;
@@ -56,7 +58,7 @@ pub(crate) fn module(lua: &Lua, reg: &Registrar) -> mlua::Result<Table> {
 
 // ----------------------------------------------------------------- packing
 
-fn pack(_lua: &Lua, args: Args) -> Res<MultiValue> {
+fn pack(_lua: &Lua, args: Args) -> Res<Ret> {
     let nargs = args.len();
     if nargs == 0 {
         return Err(arg_err(0, "MessagePack pack needs input."));
@@ -72,9 +74,7 @@ fn pack(_lua: &Lua, args: Args) -> Res<MultiValue> {
             encode(&mut buf, v, 0, nargs + i)?;
         }
     }
-    Ok(MultiValue::from_vec(vec![Value::String(
-        _lua.create_string(buf)?,
-    )]))
+    one(Value::String(_lua.create_string(buf)?))
 }
 
 /// `luaL_checkstack(L, extra, what)` for a C stack of `top` slots.
@@ -109,15 +109,26 @@ fn encode_table(buf: &mut Vec<u8>, t: &Table, level: usize, top: usize) -> Res<(
         }
     } else {
         check_stack(top, 3, "in function mp_encode_lua_table_as_map")?;
-        let mut pairs: Vec<(Value, Value)> = Vec::new();
-        t.for_each(|k: Value, v: Value| {
-            pairs.push((k, v));
+        let mut count = 0u64;
+        t.for_each(|_: Value, _: Value| {
+            count += 1;
             Ok(())
         })?;
-        encode_len(buf, pairs.len() as u64, 0x80, 0xde);
-        for (k, v) in &pairs {
-            encode(buf, k, level + 1, top + 3)?;
-            encode(buf, v, level + 1, top + 2)?;
+        encode_len(buf, count, 0x80, 0xde);
+        // Nesting is at most 16 deep, so recursing inside the walk is bounded.
+        let mut failed = None;
+        t.for_each(|k: Value, v: Value| {
+            if failed.is_none() {
+                if let Err(e) = encode(buf, &k, level + 1, top + 3)
+                    .and_then(|()| encode(buf, &v, level + 1, top + 2))
+                {
+                    failed = Some(e);
+                }
+            }
+            Ok(())
+        })?;
+        if let Some(e) = failed {
+            return Err(e);
         }
     }
     Ok(())
@@ -236,18 +247,10 @@ impl From<mlua::Error> for Stop {
     }
 }
 
-/// A container being filled.
+/// A container being filled; its table is kept in a `LuaStack`.
 enum Frame {
-    Array {
-        table: Table,
-        left: usize,
-        next: usize,
-    },
-    Map {
-        table: Table,
-        left: usize,
-        key: Option<Value>,
-    },
+    Array { left: usize, next: usize },
+    Map { left: usize, has_key: bool },
 }
 
 impl Frame {
@@ -256,8 +259,8 @@ impl Frame {
     fn slots(&self) -> usize {
         match self {
             Frame::Array { .. } => 2,
-            Frame::Map { key: None, .. } => 1,
-            Frame::Map { key: Some(_), .. } => 2,
+            Frame::Map { has_key: false, .. } => 1,
+            Frame::Map { has_key: true, .. } => 2,
         }
     }
 }
@@ -395,11 +398,14 @@ fn read_item(c: &mut Cursor<'_>) -> Result<Item, Stop> {
     Ok(item)
 }
 
-/// Decodes one top-level value with the C stack at height `top`.
+/// Decodes one top-level value with the C stack at height `top`. Open
+/// containers (and a map's pending key) live in `tables`, a Lua-side stack.
 fn decode_one(lua: &Lua, c: &mut Cursor<'_>, top: usize) -> Result<Value, Stop> {
     let mut frames: Vec<Frame> = Vec::new();
+    let mut tables = LuaStack::new(lua)?;
+    let mut slots = 0;
     loop {
-        let height = top + frames.iter().map(Frame::slots).sum::<usize>();
+        let height = top + slots;
         c.need(1)?;
         if height + 1 > LUA_MAX_CSTACK {
             return Err(Stop::Raise(msg(
@@ -417,11 +423,10 @@ fn decode_one(lua: &Lua, c: &mut Cursor<'_>, top: usize) -> Result<Value, Stop> 
                 }
                 let table = lua.create_table()?;
                 if len > 0 {
-                    frames.push(Frame::Array {
-                        table,
-                        left: len,
-                        next: 1,
-                    });
+                    tables.push(Value::Table(table))?;
+                    let f = Frame::Array { left: len, next: 1 };
+                    slots += f.slots();
+                    frames.push(f);
                     continue;
                 }
                 Value::Table(table)
@@ -429,11 +434,13 @@ fn decode_one(lua: &Lua, c: &mut Cursor<'_>, top: usize) -> Result<Value, Stop> 
             Item::Map(len) => {
                 let table = lua.create_table()?;
                 if len > 0 {
-                    frames.push(Frame::Map {
-                        table,
+                    tables.push(Value::Table(table))?;
+                    let f = Frame::Map {
                         left: len,
-                        key: None,
-                    });
+                        has_key: false,
+                    };
+                    slots += f.slots();
+                    frames.push(f);
                     continue;
                 }
                 Value::Table(table)
@@ -445,7 +452,10 @@ fn decode_one(lua: &Lua, c: &mut Cursor<'_>, top: usize) -> Result<Value, Stop> 
                 return Ok(value);
             };
             match frame {
-                Frame::Array { table, left, next } => {
+                Frame::Array { left, next } => {
+                    let Value::Table(table) = tables.get(tables.len())? else {
+                        return Err(Stop::Raise(msg("BUG: unpack stack")));
+                    };
                     table.raw_set(*next, value)?;
                     *next += 1;
                     *left -= 1;
@@ -453,44 +463,46 @@ fn decode_one(lua: &Lua, c: &mut Cursor<'_>, top: usize) -> Result<Value, Stop> 
                         break;
                     }
                 }
-                Frame::Map { table, left, key } => match key.take() {
-                    None => {
-                        *key = Some(value);
+                Frame::Map { left, has_key } => {
+                    if !*has_key {
+                        tables.push(value)?;
+                        *has_key = true;
+                        slots += 1;
                         break;
                     }
-                    Some(k) => {
-                        match &k {
-                            Value::Nil => {
-                                return Err(Stop::Raise(Fail::Plain(
-                                    b"table index is nil".to_vec(),
-                                )))
-                            }
-                            Value::Number(n) if n.is_nan() => {
-                                return Err(Stop::Raise(Fail::Plain(
-                                    b"table index is NaN".to_vec(),
-                                )))
-                            }
-                            _ => {}
+                    let k = tables.pop()?;
+                    *has_key = false;
+                    slots -= 1;
+                    match &k {
+                        Value::Nil => {
+                            return Err(Stop::Raise(Fail::Plain(b"table index is nil".to_vec())))
                         }
-                        table.raw_set(k, value)?;
-                        *left -= 1;
-                        if *left > 0 {
-                            break;
+                        Value::Number(n) if n.is_nan() => {
+                            return Err(Stop::Raise(Fail::Plain(b"table index is NaN".to_vec())))
                         }
+                        _ => {}
                     }
-                },
+                    let Value::Table(table) = tables.get(tables.len())? else {
+                        return Err(Stop::Raise(msg("BUG: unpack stack")));
+                    };
+                    table.raw_set(k, value)?;
+                    *left -= 1;
+                    if *left > 0 {
+                        break;
+                    }
+                }
             }
-            value = match frames.pop() {
-                Some(Frame::Array { table, .. } | Frame::Map { table, .. }) => Value::Table(table),
-                None => return Err(Stop::Raise(msg("BUG: empty unpack stack"))),
-            };
+            if let Some(f) = frames.pop() {
+                slots -= f.slots();
+            }
+            value = tables.pop()?;
         }
     }
 }
 
 /// `mp_unpack_full`: `limit` values (0 with offset 0: all) from `offset`;
 /// `base` is the C stack height before decoding (the arguments left).
-fn unpack_full(lua: &Lua, args: &Args, limit: i64, offset: i64, base: usize) -> Res<MultiValue> {
+fn unpack_full(lua: &Lua, args: &Args, limit: i64, offset: i64, base: usize) -> Res<Ret> {
     let s = args.check_string(lua, 1)?;
     let data = s.as_bytes();
     let len = data.len();
@@ -517,19 +529,26 @@ fn unpack_full(lua: &Lua, args: &Args, limit: i64, offset: i64, base: usize) -> 
         data: &data,
         at: offset as usize,
     };
-    let mut out: Vec<Value> = Vec::new();
-    while c.left() > 0 && (out.len() as i64) < limit {
-        match decode_one(lua, &mut c, base + out.len()) {
-            Ok(v) => out.push(v),
+    // Results go straight into a table (slot 1 is kept for the offset).
+    let mut out = LuaStack::new(lua)?;
+    if !decode_all {
+        out.push(Value::Nil)?;
+    }
+    let mut count = 0usize;
+    while c.left() > 0 && (count as i64) < limit {
+        match decode_one(lua, &mut c, base + count) {
+            Ok(v) => out.push(v)?,
             Err(Stop::Eof) => return Err(msg("Missing bytes in input.")),
             Err(Stop::BadFormat) => return Err(msg("Bad data format in input.")),
             Err(Stop::Raise(f)) => return Err(f),
         }
+        count += 1;
     }
     if !decode_all {
-        check_stack(base + out.len(), 1, "in function mp_unpack_full")?;
+        check_stack(base + count, 1, "in function mp_unpack_full")?;
         let next = if c.left() == 0 { -1.0 } else { c.at as f64 };
-        out.insert(0, Value::Number(next));
+        out.set(1, Value::Number(next))?;
     }
-    Ok(MultiValue::from_vec(out))
+    let (t, n) = out.into_table();
+    Ok(Ret::Table(t, n))
 }

@@ -82,13 +82,41 @@ pub(crate) fn arg_err(narg: usize, s: impl Into<Vec<u8>>) -> Fail {
 #[derive(Clone)]
 pub(crate) struct Registrar {
     sentinel: Table,
+    many: Table,
     shim: Function,
 }
 
+/// What a library function returns.
+pub(crate) enum Ret {
+    /// A few values, returned as they are.
+    Values(Vec<Value>),
+    /// `n` values stored at 1..=n of a table (results that may be too many
+    /// for the callback's own Lua stack, or for mlua's reference slots).
+    Table(Table, usize),
+}
+
+/// One return value.
+pub(crate) fn one(v: Value) -> Res<Ret> {
+    Ok(Ret::Values(vec![v]))
+}
+
 const SHIM: &str = r#"
-local sentinel, raise, select, rawequal = ...
+local sentinel, many, raise, select, rawequal, unpack = ...
+-- Lua functions may return more values than a C function's 8000-slot stack
+-- holds, so long results come as a table and are expanded here in chunks.
+local function expand(t, i, n)
+  if n - i < 16 then return unpack(t, i, n) end
+  return t[i], t[i+1], t[i+2], t[i+3], t[i+4], t[i+5], t[i+6], t[i+7],
+    t[i+8], t[i+9], t[i+10], t[i+11], t[i+12], t[i+13], t[i+14], t[i+15],
+    expand(t, i + 16, n)
+end
 local function finish(...)
-  if rawequal((...), sentinel) then raise(select(2, ...), 0) end
+  local first = ...
+  if rawequal(first, sentinel) then raise(select(2, ...), 0) end
+  if rawequal(first, many) then
+    local _, t, n = ...
+    return expand(t, 1, n)
+  end
   return ...
 end
 return function(raw)
@@ -99,27 +127,43 @@ end
 impl Registrar {
     pub(crate) fn new(lua: &Lua) -> mlua::Result<Self> {
         let sentinel = lua.create_table()?;
+        let many = lua.create_table()?;
         let g = lua.globals();
         let error: Function = g.raw_get("error")?;
         let select: Function = g.raw_get("select")?;
         let rawequal: Function = g.raw_get("rawequal")?;
-        let shim: Function =
-            lua.load(SHIM)
-                .set_name("=libs")
-                .call((sentinel.clone(), error, select, rawequal))?;
-        Ok(Registrar { sentinel, shim })
+        let unpack: Function = g.raw_get("unpack")?;
+        let shim: Function = lua.load(SHIM).set_name("=libs").call((
+            sentinel.clone(),
+            many.clone(),
+            error,
+            select,
+            rawequal,
+            unpack,
+        ))?;
+        Ok(Registrar {
+            sentinel,
+            many,
+            shim,
+        })
     }
 
     /// A Lua function running `body`; `name` is the library's name for it,
     /// used in argument errors when Lua cannot tell how it was called.
     pub(crate) fn func<F>(&self, lua: &Lua, name: &'static str, body: F) -> mlua::Result<Function>
     where
-        F: Fn(&Lua, Args) -> Res<MultiValue> + 'static,
+        F: Fn(&Lua, Args) -> Res<Ret> + 'static,
     {
         let sentinel = self.sentinel.clone();
+        let many = self.many.clone();
         let raw =
             lua.create_function(move |lua, mv: MultiValue| match body(lua, Args::new(mv)) {
-                Ok(v) => Ok(v),
+                Ok(Ret::Values(v)) => Ok(MultiValue::from_vec(v)),
+                Ok(Ret::Table(t, n)) => Ok(MultiValue::from_vec(vec![
+                    Value::Table(many.clone()),
+                    Value::Table(t),
+                    Value::Number(n as f64),
+                ])),
                 Err(fail) => {
                     let text = match fail {
                         Fail::Msg(m) => [where_(lua), m].concat(),
@@ -204,6 +248,12 @@ impl Args {
         Args {
             vals: mv.into_vec(),
         }
+    }
+
+    /// Pushes a nil after the arguments, as a C function that pushes a
+    /// marker before reading its arguments sees it.
+    pub(crate) fn push_nil(&mut self) {
+        self.vals.push(Value::Nil);
     }
 
     /// How many arguments were passed (`lua_gettop`).
@@ -314,6 +364,55 @@ pub(crate) fn c_f64_to_i32(d: f64) -> i32 {
         i32::MIN
     } else {
         d as i32
+    }
+}
+
+/// A stack kept in a Lua table, so deep nesting holds one mlua reference
+/// (mlua can keep only about 8000 values alive at once under Lua 5.1).
+pub(crate) struct LuaStack {
+    t: Table,
+    n: usize,
+}
+
+impl LuaStack {
+    pub(crate) fn new(lua: &Lua) -> mlua::Result<Self> {
+        Ok(LuaStack {
+            t: lua.create_table()?,
+            n: 0,
+        })
+    }
+
+    pub(crate) fn push(&mut self, v: Value) -> mlua::Result<()> {
+        self.n += 1;
+        self.t.raw_set(self.n, v)
+    }
+
+    pub(crate) fn pop(&mut self) -> mlua::Result<Value> {
+        if self.n == 0 {
+            return Ok(Value::Nil);
+        }
+        let v = self.t.raw_get(self.n)?;
+        self.t.raw_set(self.n, Value::Nil)?;
+        self.n -= 1;
+        Ok(v)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.n
+    }
+
+    /// The table holding the values at 1..=len.
+    pub(crate) fn into_table(self) -> (Table, usize) {
+        (self.t, self.n)
+    }
+
+    /// Value `i` (1-based).
+    pub(crate) fn get(&self, i: usize) -> mlua::Result<Value> {
+        self.t.raw_get(i)
+    }
+
+    pub(crate) fn set(&self, i: usize, v: Value) -> mlua::Result<()> {
+        self.t.raw_set(i, v)
     }
 }
 
@@ -437,6 +536,16 @@ mod reference {
             got,
             b"bad argument #1 to 'tobit' (number expected, got nil)"
         );
+    }
+
+    #[test]
+    fn struct_matches_redis() {
+        assert!(replay("struct", include_str!("../../testdata/struct.cases")) > 100);
+    }
+
+    #[test]
+    fn cmsgpack_matches_redis() {
+        assert!(replay("cmsgpack", include_str!("../../testdata/cmsgpack.cases")) > 150);
     }
 
     #[test]

@@ -12,8 +12,8 @@
 //! Invariant: unpack checks every read against the data length before
 //! touching the data, in arithmetic that cannot wrap into a false pass.
 
-use super::{arg_err, msg, Args, Fail, Registrar, Res, LUA_MAX_CSTACK};
-use mlua::{Lua, MultiValue, Table, Value};
+use super::{arg_err, msg, one, Args, Fail, LuaStack, Registrar, Res, Ret, LUA_MAX_CSTACK};
+use mlua::{Lua, Table, Value};
 
 const MAXINTSIZE: usize = 32;
 const MAXALIGN: usize = 8;
@@ -148,8 +148,10 @@ fn c_f64_to_u64(d: f64) -> u64 {
     }
 }
 
-fn pack(lua: &Lua, args: Args) -> Res<MultiValue> {
+fn pack(lua: &Lua, mut args: Args) -> Res<Ret> {
     let fmt_s = args.check_string(lua, 1)?;
+    // b_pack pushes a nil mark before reading its value arguments.
+    args.push_nil();
     let fmt_b = fmt_s.as_bytes();
     let mut fmt = Fmt::new(&fmt_b);
     let mut h = Header::default();
@@ -213,9 +215,7 @@ fn pack(lua: &Lua, args: Args) -> Res<MultiValue> {
             _ => controloptions(opt, &mut fmt, &mut h)?,
         }
     }
-    Ok(MultiValue::from_vec(vec![Value::String(
-        lua.create_string(out)?,
-    )]))
+    one(Value::String(lua.create_string(out)?))
 }
 
 /// `getinteger`: `size` bytes as an integer, C's `unsigned long` arithmetic
@@ -238,7 +238,7 @@ fn getinteger(buf: &[u8], little: bool, signed: bool, size: usize) -> f64 {
     l as i64 as f64
 }
 
-fn unpack(lua: &Lua, args: Args) -> Res<MultiValue> {
+fn unpack(lua: &Lua, args: Args) -> Res<Ret> {
     let fmt_s = args.check_string(lua, 1)?;
     let data_s = args.check_string(lua, 2)?;
     let fmt_b = fmt_s.as_bytes();
@@ -251,7 +251,7 @@ fn unpack(lua: &Lua, args: Args) -> Res<MultiValue> {
     pos -= 1;
     let mut fmt = Fmt::new(&fmt_b);
     let mut h = Header::default();
-    let mut out: Vec<Value> = Vec::new();
+    let mut out = LuaStack::new(lua)?;
     let fits = |pos: usize, size: usize| size <= ld && pos <= ld - size;
     while let Some(opt) = fmt.next_opt() {
         let mut size = optsize(opt, &mut fmt)?;
@@ -271,7 +271,7 @@ fn unpack(lua: &Lua, args: Args) -> Res<MultiValue> {
                     opt.is_ascii_lowercase(),
                     size,
                 );
-                out.push(Value::Number(v));
+                out.push(Value::Number(v))?;
             }
             b'x' => {}
             b'f' => {
@@ -282,7 +282,7 @@ fn unpack(lua: &Lua, args: Args) -> Res<MultiValue> {
                 } else {
                     f32::from_be_bytes(b)
                 };
-                out.push(Value::Number(f64::from(f)));
+                out.push(Value::Number(f64::from(f)))?;
             }
             b'd' => {
                 let mut b = [0u8; 8];
@@ -292,42 +292,49 @@ fn unpack(lua: &Lua, args: Args) -> Res<MultiValue> {
                 } else {
                     f64::from_be_bytes(b)
                 };
-                out.push(Value::Number(d));
+                out.push(Value::Number(d))?;
             }
             b'c' => {
                 if size == 0 {
-                    let prev = match out.last() {
-                        Some(Value::Number(n)) => Some(*n),
-                        Some(v @ Value::String(_)) => lua.coerce_number(v.clone())?,
+                    let last = if out.len() > 0 {
+                        out.get(out.len())?
+                    } else {
+                        Value::Nil
+                    };
+                    let prev = match last {
+                        Value::Number(n) => Some(n),
+                        Value::Integer(i) => Some(i as f64),
+                        v @ Value::String(_) => lua.coerce_number(v)?,
                         _ => None,
                     };
                     let Some(n) = prev else {
                         return Err(msg("format 'c0' needs a previous size"));
                     };
                     size = c_f64_to_u64(n) as usize;
-                    out.pop();
+                    out.pop()?;
                     if !fits(pos, size) {
                         return Err(arg_err(2, "data string too short"));
                     }
                 }
-                out.push(Value::String(lua.create_string(&data[pos..pos + size])?));
+                out.push(Value::String(lua.create_string(&data[pos..pos + size])?))?;
             }
             b's' => {
                 let Some(len) = data[pos..].iter().position(|&b| b == 0) else {
                     return Err(msg("unfinished string in data"));
                 };
                 size = len + 1;
-                out.push(Value::String(lua.create_string(&data[pos..pos + len])?));
+                out.push(Value::String(lua.create_string(&data[pos..pos + len])?))?;
             }
             _ => controloptions(opt, &mut fmt, &mut h)?,
         }
         pos = pos.wrapping_add(size);
     }
-    out.push(Value::Number(pos.wrapping_add(1) as i64 as f64));
-    Ok(MultiValue::from_vec(out))
+    out.push(Value::Number(pos.wrapping_add(1) as i64 as f64))?;
+    let (t, n) = out.into_table();
+    Ok(Ret::Table(t, n))
 }
 
-fn size(lua: &Lua, args: Args) -> Res<MultiValue> {
+fn size(lua: &Lua, args: Args) -> Res<Ret> {
     let fmt_s = args.check_string(lua, 1)?;
     let fmt_b = fmt_s.as_bytes();
     let mut fmt = Fmt::new(&fmt_b);
@@ -346,5 +353,5 @@ fn size(lua: &Lua, args: Args) -> Res<MultiValue> {
         }
         pos = pos.wrapping_add(size);
     }
-    Ok(MultiValue::from_vec(vec![Value::Number(pos as i64 as f64)]))
+    one(Value::Number(pos as i64 as f64))
 }
