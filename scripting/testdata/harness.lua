@@ -2,6 +2,11 @@
 -- chunk runs in real Redis (EVAL) to record the expected line and in magpie's
 -- tests to compare. The word in capitals at the end is replaced by the case's
 -- function.
+-- Each case starts from cjson's default settings (they persist in the VM).
+cjson.encode_sparse_array(false, 2, 10) cjson.encode_max_depth(1000)
+cjson.decode_max_depth(1000) cjson.encode_number_precision(14)
+cjson.encode_keep_buffer(true) cjson.encode_invalid_numbers(false)
+cjson.decode_invalid_numbers(true)
 local function pk(...) return {n = select('#', ...), ...} end
 local function hex(s)
   return (s:gsub('.', function(c) return string.format('%02x', c:byte()) end))

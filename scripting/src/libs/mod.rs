@@ -549,6 +549,11 @@ mod reference {
     }
 
     #[test]
+    fn cjson_matches_redis() {
+        assert!(replay("cjson", include_str!("../../testdata/cjson.cases")) > 200);
+    }
+
+    #[test]
     fn bit_matches_redis() {
         assert!(replay("bit", include_str!("../../testdata/bit.cases")) > 50);
     }
