@@ -1087,3 +1087,113 @@ fn object_key(lx: &mut Lexer<'_>, tok: Token) -> Res<Vec<u8>> {
     }
     Ok(tok.string)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::{err, lua, run};
+    use super::{format_g, strtod};
+
+    #[test]
+    fn format_g_matches_c_printf() {
+        let table = include_str!("../../testdata/format_g.txt");
+        let mut bad = Vec::new();
+        let mut n = 0;
+        for line in table.lines().filter(|l| !l.starts_with('#')) {
+            let mut parts = line.split('\t');
+            let (Some(bits), Some(p), Some(want)) = (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            let x = f64::from_bits(u64::from_str_radix(bits, 16).expect("hex bits"));
+            let p: usize = p.parse().expect("precision");
+            let got = format_g(x, p);
+            n += 1;
+            if got != want {
+                bad.push(format!("{x:e} %.{p}g: want {want} got {got}"));
+            }
+        }
+        assert!(n > 9000);
+        assert!(bad.is_empty(), "{} differ:\n{}", bad.len(), bad.join("\n"));
+    }
+
+    #[test]
+    fn strtod_is_correctly_rounded() {
+        let table = include_str!("../../testdata/strtod.txt");
+        let mut n = 0;
+        for line in table.lines().filter(|l| !l.starts_with('#')) {
+            let Some((text, bits)) = line.split_once('\t') else {
+                continue;
+            };
+            let want = u64::from_str_radix(bits, 16).expect("hex bits");
+            let (got, end) = strtod(text.as_bytes(), 0).expect(text);
+            assert_eq!(end, text.len(), "{text}");
+            assert_eq!(got.to_bits(), want, "{text}");
+            n += 1;
+        }
+        assert!(n > 1000);
+    }
+
+    #[test]
+    fn hostile_nesting_fails_cleanly() {
+        let l = lua();
+        let e = err(
+            &l,
+            "local c = cjson.new() c.decode_max_depth(2^31 - 1) c.decode(string.rep('[', 1000000))",
+        );
+        assert!(
+            e.ends_with("Found too many nested data structures (7999) at character 7999"),
+            "{e}"
+        );
+        let e = err(
+            &l,
+            "local c = cjson.new() c.decode_max_depth(2^31 - 1) c.decode(string.rep('{\"a\":', 1000000))",
+        );
+        assert!(
+            e.contains("Found too many nested data structures (4000)"),
+            "{e}"
+        );
+        let e = err(
+            &l,
+            "local c = cjson.new() c.encode_max_depth(2^31 - 1) local t = {} t.a = t c.encode(t)",
+        );
+        assert!(
+            e.ends_with("Cannot serialise, excessive nesting (4000)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn big_documents_round_trip() {
+        let l = lua();
+        let got = run(
+            &l,
+            r#"
+            local t = {}
+            for i = 1, 20000 do t[i] = {id = i, name = 'item' .. i, tags = {'a', 'b'}, score = i / 7} end
+            local s = cjson.encode(t)
+            local back = cjson.decode(s)
+            -- Key order after decoding differs (as in Redis), so compare fields.
+            for i = 1, 20000, 997 do
+              local a, b = t[i], back[i]
+              if a.id ~= b.id or a.name ~= b.name or cjson.encode(b.tags) ~= '["a","b"]'
+                 or string.format('%.14g', a.score) ~= string.format('%.14g', b.score) then
+                return 'mismatch at ' .. i
+              end
+            end
+            return #back .. ' ' .. back[20000].name
+            "#,
+        );
+        assert_eq!(String::from_utf8_lossy(&got), "20000 item20000");
+    }
+
+    #[test]
+    fn instances_have_their_own_settings() {
+        let l = lua();
+        let got = run(
+            &l,
+            "local a = cjson.new() a.encode_number_precision(3) \
+             return a.encode(1/3) .. ' ' .. cjson.encode(1/3) .. ' ' .. cjson.encode_number_precision()",
+        );
+        assert_eq!(String::from_utf8_lossy(&got), "0.333 0.33333333333333 14");
+    }
+}

@@ -552,3 +552,88 @@ fn unpack_full(lua: &Lua, args: &Args, limit: i64, offset: i64, base: usize) -> 
     let (t, n) = out.into_table();
     Ok(Ret::Table(t, n))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::{err, lua, run};
+
+    #[test]
+    fn claimed_lengths_beyond_the_input_fail_without_allocating() {
+        let l = lua();
+        for hostile in [
+            r"'\219\255\255\255\255'",     // str32 of 4 GiB
+            r"'\221\255\255\255\255\1'",   // array32 of 4G elements
+            r"'\223\255\255\255\255\1\1'", // map32 of 4G pairs
+            r"'\220\255\255'",             // array16 with nothing after
+        ] {
+            let e = err(&l, &format!("cmsgpack.unpack({hostile})"));
+            assert!(e.ends_with("Missing bytes in input."), "{hostile}: {e}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let l = lua();
+        let e = err(
+            &l,
+            r"local s = string.rep('\145', 200000) .. '\1' cmsgpack.unpack(s)",
+        );
+        assert!(
+            e.contains("stack overflow (in function mp_decode_to_lua_array)"),
+            "{e}"
+        );
+        let e = err(
+            &l,
+            r"local s = string.rep('\129\1', 200000) cmsgpack.unpack(s)",
+        );
+        assert!(e.contains("stack overflow (too many return values"), "{e}");
+    }
+
+    #[test]
+    fn cyclic_tables_pack_as_nil_at_depth_16() {
+        let l = lua();
+        let got = run(
+            &l,
+            "local t = {} t[1] = t local s = cmsgpack.pack(t) return #s",
+        );
+        assert_eq!(got, b"17");
+    }
+
+    #[test]
+    fn round_trips() {
+        let l = lua();
+        let got = run(
+            &l,
+            r#"
+            local vals = {0, 1, -1, 127, 128, -32, -33, 255, 256, 65535, 65536, 2^32, -2^31 - 1,
+                          2^53, -2^53, 0.5, 1.25, 1e300, -1e-300, '', 'x', string.rep('y', 300),
+                          string.rep('z', 70000), true, false, {1, 2, {3, {a = 'b'}}}}
+            for i, v in ipairs(vals) do
+              local back = cmsgpack.unpack(cmsgpack.pack(v))
+              if type(v) == 'table' then
+                if cjson.encode(back) ~= cjson.encode(v) then return 'table ' .. i end
+              elseif back ~= v then return 'value ' .. i end
+            end
+            local many = {cmsgpack.unpack(cmsgpack.pack(unpack(vals)))}
+            if #many ~= #vals then return 'count ' .. #many end
+            return 'ok'
+            "#,
+        );
+        assert_eq!(String::from_utf8_lossy(&got), "ok");
+    }
+
+    #[test]
+    fn long_results_come_back_in_full() {
+        let l = lua();
+        let got = run(
+            &l,
+            r"return select('#', cmsgpack.unpack(string.rep('\1', 7999)))",
+        );
+        assert_eq!(got, b"7999");
+        let got = run(
+            &l,
+            r"local t = {cmsgpack.unpack(string.rep('\161a', 7999))} return #t .. t[7999]",
+        );
+        assert_eq!(got, b"7999a");
+    }
+}

@@ -355,3 +355,55 @@ fn size(lua: &Lua, args: Args) -> Res<Ret> {
     }
     one(Value::Number(pos as i64 as f64))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::{err, lua, run};
+
+    #[test]
+    fn huge_sizes_are_checked_before_use() {
+        let l = lua();
+        let e = err(&l, "struct.unpack('c2147483647', 'abc')");
+        assert!(e.ends_with("(data string too short)"), "{e}");
+        let e = err(&l, "struct.unpack('bc0', '\\255abc')");
+        assert!(e.ends_with("(data string too short)"), "{e}");
+        let e = err(&l, "struct.unpack('b', 'abc', 2^53)");
+        assert!(e.ends_with("(data string too short)"), "{e}");
+        let e = err(&l, "struct.pack('c2147483647', 'abc')");
+        assert!(e.ends_with("(string too short)"), "{e}");
+        let e = err(&l, "struct.size('c99999999999')");
+        assert!(e.ends_with("integral size overflow"), "{e}");
+    }
+
+    #[test]
+    fn many_results_hit_the_c_stack_limit_as_in_redis() {
+        let l = lua();
+        // Values measured on redis-server 7.0: 7997 items plus the position.
+        let got = run(
+            &l,
+            "return select('#', struct.unpack(string.rep('b', 7997), string.rep('a', 7997)))",
+        );
+        assert_eq!(got, b"7998");
+        let e = err(
+            &l,
+            "struct.unpack(string.rep('b', 7998), string.rep('a', 7998))",
+        );
+        assert!(e.ends_with("stack overflow (too many results)"), "{e}");
+    }
+
+    #[test]
+    fn round_trips() {
+        // Expected line measured on redis-server 7.0.
+        let l = lua();
+        let got = run(
+            &l,
+            "local s = struct.pack('>!4bhilfdc3sI3', -1, -2, -3, -4, 1.5, 2.25, 'abc', 'zt', 70000) \
+             local a, b, c, d, e, f, g, h, i, nxt = struct.unpack('>!4bhilfdc3sI3', s) \
+             return table.concat({a, b, c, d, e, f, g, h, i, nxt, #s, struct.size('>!4bhilfd')}, ',')",
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            "-1,-2,-3,-4,1.5,2.25,abc,zt,70000,38,37,28"
+        );
+    }
+}
