@@ -16,7 +16,8 @@
 //! against the bytes present, and arrays and maps grow as elements arrive.
 
 use super::{
-    arg_err, msg, number_of, one, Args, Fail, LuaStack, Registrar, Res, Ret, LUA_MAX_CSTACK,
+    arg_err, msg, number_of, one, too_large, Args, Fail, LuaStack, Registrar, Res, Ret,
+    LUA_MAX_CSTACK, MAX_OUTPUT,
 };
 use mlua::{Lua, Table, Value};
 
@@ -87,6 +88,9 @@ fn check_stack(top: usize, extra: usize, what: &str) -> Res<()> {
 
 /// Packs `v` (at stack height `top`) at nesting `level`.
 fn encode(buf: &mut Vec<u8>, v: &Value, level: usize, top: usize) -> Res<()> {
+    if buf.len() > MAX_OUTPUT {
+        return Err(too_large());
+    }
     match v {
         Value::String(s) => encode_bytes(buf, &s.as_bytes()),
         Value::Boolean(b) => buf.push(if *b { 0xc3 } else { 0xc2 }),

@@ -12,7 +12,10 @@
 //! Invariant: unpack checks every read against the data length before
 //! touching the data, in arithmetic that cannot wrap into a false pass.
 
-use super::{arg_err, msg, one, Args, Fail, LuaStack, Registrar, Res, Ret, LUA_MAX_CSTACK};
+use super::{
+    arg_err, msg, one, too_large, Args, Fail, LuaStack, Registrar, Res, Ret, LUA_MAX_CSTACK,
+    MAX_OUTPUT,
+};
 use mlua::{Lua, Table, Value};
 
 const MAXINTSIZE: usize = 32;
@@ -158,6 +161,9 @@ fn pack(lua: &Lua, mut args: Args) -> Res<Ret> {
     let mut arg = 2;
     let mut out: Vec<u8> = Vec::new();
     while let Some(opt) = fmt.next_opt() {
+        if out.len() > MAX_OUTPUT {
+            return Err(too_large());
+        }
         let mut size = optsize(opt, &mut fmt)?;
         let toalign = gettoalign(out.len(), &h, opt, size);
         out.resize(out.len() + toalign, 0);
