@@ -22,6 +22,8 @@
 //! stack slots the C module would hold, so a depth limit raised past what
 //! Lua's 8000-slot C stack allows fails at the same depth as in Redis.
 //! `cjson.new()` makes an instance with its own configuration.
+//! `decode_array_with_array_mt`/`array_mt` are not here: Redis added them
+//! after 7.4 (redis/redis#14296), and 7.4 scripts calling them get an error.
 //! `encode_keep_buffer` is accepted and reported; it only changes how the C
 //! module reuses memory.
 
