@@ -47,6 +47,9 @@ pub(crate) fn too_large() -> Fail {
 }
 
 /// Installs the globals `cjson`, `cmsgpack`, `bit` and `struct` as Redis does.
+///
+/// Call it before the sandbox hides or locks globals: the error shim keeps
+/// the base functions `error`, `select`, `rawequal` and `unpack` it finds now.
 pub fn register(lua: &Lua) -> mlua::Result<()> {
     let reg = Registrar::new(lua)?;
     let globals = lua.globals();
