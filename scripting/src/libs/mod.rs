@@ -187,6 +187,8 @@ impl Registrar {
                             [where_(lua), arg_error_text(lua, name, narg, &extra)].concat()
                         }
                         Fail::Lua(mlua::Error::RuntimeError(m)) => m.into_bytes(),
+                        // Lua's own text for LUA_ERRMEM.
+                        Fail::Lua(mlua::Error::MemoryError(_)) => b"not enough memory".to_vec(),
                         Fail::Lua(e) => return Err(e),
                     };
                     let text = Value::String(lua.create_string(text)?);
@@ -566,6 +568,18 @@ mod reference {
     #[test]
     fn cjson_matches_redis() {
         assert!(replay("cjson", include_str!("../../testdata/cjson.cases")) > 200);
+    }
+
+    #[test]
+    fn a_memory_limit_surfaces_as_lua_out_of_memory() {
+        let lua = lua();
+        lua.set_memory_limit(64 * 1024 * 1024).expect("limit");
+        let got = super::testutil::run(
+            &lua,
+            "local s = string.rep('x', 1024 * 1024) local t = {} for i = 1, 40 do t[i] = s .. i end \
+             local ok, e = pcall(cjson.encode, t) return tostring(ok) .. ' ' .. tostring(e)",
+        );
+        assert_eq!(got, b"false not enough memory");
     }
 
     #[test]
