@@ -582,6 +582,22 @@ mod reference {
         assert_eq!(got, b"false not enough memory");
     }
 
+    /// Replays a cases file named by `LIBS_CASES` (for ad hoc differential
+    /// runs, e.g. randomly generated cases recorded with gen_reference.py).
+    #[test]
+    #[ignore]
+    fn replay_file_from_env() {
+        if let Ok(path) = std::env::var("LIBS_CASES") {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            println!("{} cases replayed", replay(&path, &text));
+        }
+    }
+
+    #[test]
+    fn random_cases_match_redis() {
+        assert!(replay("fuzz", include_str!("../../testdata/fuzz.cases")) >= 600);
+    }
+
     #[test]
     fn bit_matches_redis() {
         assert!(replay("bit", include_str!("../../testdata/bit.cases")) > 50);
