@@ -181,7 +181,9 @@ pub(super) fn encode(lua: &Lua, cfg: &Config, args: Args) -> Res<Ret> {
                             *done += 1;
                         } else {
                             // A run of holes up to the next key (or the end).
-                            let end = keys.get(*done).map_or(frame.len, |&k| k as usize - 1);
+                            let end = keys
+                                .get(*done)
+                                .map_or(frame.len, |&k| (k as usize - 1).min(frame.len));
                             out.extend_from_slice(b"null");
                             for _ in i..end {
                                 if out.len() > MAX_OUTPUT {
