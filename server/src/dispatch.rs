@@ -34,6 +34,21 @@ pub async fn execute(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> Reply {
         count_error(ctx, &reply);
         return reply;
     }
+    // A script past busy-reply-threshold: only allow-busy commands run
+    // (Redis's processCommand). A keyed command for a shard a script
+    // holds waits for it, and gets -BUSY if the script becomes busy.
+    if !cmd.has(crate::command::flags::ALLOW_BUSY) {
+        let busy = match cmd.exec {
+            Exec::Shard(_) => ctx.worker.wait_unfrozen_or_busy().await,
+            _ => ctx.worker.shared.scripts.busy_error(),
+        };
+        if let Some(e) = busy {
+            count(ctx, cmd, parent, |s| s.rejected_calls += 1);
+            let reply = Reply::error(e);
+            count_error(ctx, &reply);
+            return reply;
+        }
+    }
     // CLIENT PAUSE: wait while a pause holds this command back.
     let worker = ctx.worker.clone();
     let shared = &worker.shared;

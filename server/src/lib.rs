@@ -15,6 +15,7 @@ pub mod dispatch;
 pub mod knobs;
 pub mod pause;
 pub mod protocol;
+pub mod script;
 pub mod server;
 pub mod slot;
 pub mod slowlog;

@@ -113,6 +113,8 @@ pub struct Shared {
     pub errorstats: crate::slowlog::ErrorStats,
     /// What INFO keeps between calls (memory at start-up and peak, rates).
     pub info: crate::commands::info::InfoState,
+    /// Scripts and functions: caches, runs, BUSY state.
+    pub scripts: crate::script::Scripts,
     /// Asks the listener to listen on a new port or bind address.
     rebind: Mutex<Option<mpsc::UnboundedSender<RebindRequest>>>,
 }
@@ -236,6 +238,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         latency,
         errorstats: crate::slowlog::ErrorStats::default(),
         info: crate::commands::info::InfoState::new(),
+        scripts: crate::script::Scripts::new(nshards),
     });
     for (id, rx) in receivers.into_iter().enumerate() {
         worker::spawn(id, shared.clone(), limits.clone(), rx)?;

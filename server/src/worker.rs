@@ -66,6 +66,31 @@ impl Worker {
         }
     }
 
+    /// Waits until no transaction holds this shard, unless a script is
+    /// (or becomes) busy: then returns the `-BUSY` text to answer with.
+    pub async fn wait_unfrozen_or_busy(&self) -> Option<&'static str> {
+        loop {
+            if let Some(e) = self.shared.scripts.busy_error() {
+                return Some(e);
+            }
+            if !self.frozen.get() {
+                return None;
+            }
+            let unfrozen = self.unfrozen.notified();
+            let busy = self.shared.scripts.busy_changed.notified();
+            tokio::pin!(unfrozen, busy);
+            unfrozen.as_mut().enable();
+            busy.as_mut().enable();
+            if self.shared.scripts.busy_error().is_some() || !self.frozen.get() {
+                continue;
+            }
+            tokio::select! {
+                _ = unfrozen => {}
+                _ = busy => {}
+            }
+        }
+    }
+
     /// True while a multi-shard transaction holds this shard.
     pub fn is_frozen(&self) -> bool {
         self.frozen.get()

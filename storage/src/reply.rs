@@ -43,6 +43,9 @@ pub enum Reply {
     Verbatim(&'static str, Bytes),
     /// A push frame in RESP3; an array in RESP2.
     Push(Vec<Reply>),
+    /// A big number in RESP3 (`(...`); a bulk string in RESP2. Only Lua
+    /// scripts produce it (`{big_number=...}`).
+    BigNumber(Bytes),
 }
 
 impl Reply {

@@ -98,6 +98,10 @@ pub fn encode(reply: &Reply, resp: Resp, out: &mut Vec<u8>) {
             }
             Resp::V2 => bulk(out, body),
         },
+        Reply::BigNumber(digits) => match resp {
+            Resp::V3 => line(out, b'(', digits),
+            Resp::V2 => bulk(out, digits),
+        },
     }
 }
 

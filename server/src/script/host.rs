@@ -1,0 +1,342 @@
+//! `redis.call` on the server: the [`scripting::Host`] over the shards a
+//! run holds.
+//!
+//! Gates, in Redis's order (`scriptCall`): unknown command, arity,
+//! `noscript`, writes from read-only runs. Then routing: the command's
+//! keys must live on held shards. Keys on one shard run the handler there;
+//! keys on several held shards are gathered into a scratch shard (as
+//! `dispatch::gather_run_scatter` does); a key on a shard the run does not
+//! hold aborts the run before any write so it re-runs holding every shard.
+
+use crate::command::table::{lookup, lookup_sub};
+use crate::command::{flags, CommandSpec, Exec, ShardCtx};
+use crate::server::Limits;
+use crate::slot::shard_of;
+use bytes::Bytes;
+use scripting::errors;
+use scripting::{CallResult, Host};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use storage::{Entry, Reply, Shard};
+
+/// Shards with their ids, and written keys with their shard ids.
+pub type Parts = (Vec<(usize, Shard)>, Vec<(usize, Bytes)>);
+
+/// The data and context of one run.
+pub struct ScriptHost {
+    shards: Vec<(usize, Shard)>,
+    all_held: bool,
+    nshards: usize,
+    db: usize,
+    limits: Limits,
+    readonly: bool,
+    wrote: Arc<AtomicBool>,
+    touched: Vec<(usize, Bytes)>,
+}
+
+impl ScriptHost {
+    /// A host over `shards` (the held ones, with their ids).
+    pub fn new(
+        shards: Vec<(usize, Shard)>,
+        all_held: bool,
+        nshards: usize,
+        db: usize,
+        limits: Limits,
+        readonly: bool,
+        wrote: Arc<AtomicBool>,
+    ) -> ScriptHost {
+        ScriptHost {
+            shards,
+            all_held,
+            nshards,
+            db,
+            limits,
+            readonly,
+            wrote,
+            touched: Vec::new(),
+        }
+    }
+
+    /// The shards to put back and the keys written, by shard.
+    pub fn into_parts(self) -> Parts {
+        (self.shards, self.touched)
+    }
+
+    /// Like [`ScriptHost::into_parts`] through a shared handle.
+    pub fn take_parts(&mut self) -> Parts {
+        (
+            std::mem::take(&mut self.shards),
+            std::mem::take(&mut self.touched),
+        )
+    }
+
+    fn resolve(argv: &[Bytes]) -> Option<&'static CommandSpec> {
+        let cmd = lookup(&argv[0])?;
+        if cmd.subcommands.is_empty() || (argv.len() == 1 && !matches!(cmd.exec, Exec::Container)) {
+            return Some(cmd);
+        }
+        lookup_sub(cmd, argv.get(1)?)
+    }
+
+    fn held(&self, shard: usize) -> Option<usize> {
+        self.shards.iter().position(|(s, _)| *s == shard)
+    }
+
+    fn run_keyed(
+        &mut self,
+        cmd: &CommandSpec,
+        f: crate::command::ShardFn,
+        argv: &[Bytes],
+    ) -> CallResult {
+        let positions = match cmd.key_positions(argv) {
+            Ok(p) => p,
+            Err(e) => return CallResult::Reply(Reply::error(e)),
+        };
+        let mut idx: Vec<usize> = Vec::with_capacity(positions.len());
+        for &p in &positions {
+            match self.held(shard_of(&argv[p], self.nshards)) {
+                Some(i) => {
+                    if !idx.contains(&i) {
+                        idx.push(i)
+                    }
+                }
+                None => return self.unreachable(),
+            }
+        }
+        let write = cmd.has(flags::WRITE);
+        if write {
+            self.wrote.store(true, Ordering::Release);
+            for &p in &positions {
+                let s = shard_of(&argv[p], self.nshards);
+                self.touched.push((s, argv[p].clone()));
+            }
+        }
+        let result = match idx.len() {
+            0 | 1 => {
+                let i = idx.first().copied().unwrap_or(0);
+                let Some((_, shard)) = self.shards.get_mut(i) else {
+                    return CallResult::Reply(Reply::error("ERR no shard held"));
+                };
+                let mut sctx = ShardCtx {
+                    shard,
+                    db: self.db,
+                    touch: true,
+                    limits: &self.limits,
+                };
+                f(&mut sctx, argv)
+            }
+            _ => {
+                let keys: Vec<Bytes> = positions.iter().map(|&p| argv[p].clone()).collect();
+                self.gathered(&keys, |sctx| f(sctx, argv))
+            }
+        };
+        CallResult::Reply(match result {
+            Ok(r) => r,
+            Err(e) => e.into(),
+        })
+    }
+
+    /// Runs `f` over a scratch shard holding `keys` (from several held
+    /// shards), then moves the keys back.
+    fn gathered(
+        &mut self,
+        keys: &[Bytes],
+        f: impl FnOnce(&mut ShardCtx<'_>) -> storage::CmdResult<Reply>,
+    ) -> storage::CmdResult<Reply> {
+        let mut scratch = Shard::new(usize::MAX, self.limits.databases);
+        let now = scratch.refresh_time();
+        for k in keys {
+            let s = shard_of(k, self.nshards);
+            let Some(i) = self.held(s) else { continue };
+            for (dbi, db) in self.shards[i].1.dbs.iter_mut().enumerate() {
+                if db.peek(k, now).is_some() {
+                    if let Some(e) = db.remove(k) {
+                        if let Some(d) = scratch.dbs.get_mut(dbi) {
+                            d.insert_entry(k, e);
+                        }
+                    }
+                }
+            }
+        }
+        let r = {
+            let mut sctx = ShardCtx {
+                shard: &mut scratch,
+                db: self.db,
+                touch: true,
+                limits: &self.limits,
+            };
+            f(&mut sctx)
+        };
+        for k in keys {
+            let s = shard_of(k, self.nshards);
+            let Some(i) = self.held(s) else { continue };
+            let mut back: Vec<(usize, Entry)> = Vec::new();
+            for (dbi, d) in scratch.dbs.iter_mut().enumerate() {
+                if d.peek(k, now).is_some() {
+                    if let Some(e) = d.remove(k) {
+                        back.push((dbi, e));
+                    }
+                }
+            }
+            for (dbi, e) in back {
+                if let Some(d) = self.shards[i].1.dbs.get_mut(dbi) {
+                    d.insert_entry(k, e);
+                }
+            }
+        }
+        r
+    }
+
+    /// A command needs a shard the run does not hold.
+    fn unreachable(&self) -> CallResult {
+        if self.wrote.load(Ordering::Acquire) {
+            CallResult::Reply(Reply::error(
+                "ERR magpie: this script accessed a key on another shard after writing; declare the keys it uses (KEYS) or put them under one {hash tag}",
+            ))
+        } else {
+            CallResult::Abort
+        }
+    }
+
+    /// Connection and server commands scripts may call, answered over the
+    /// held shards.
+    fn coord(&mut self, cmd: &CommandSpec, argv: &[Bytes]) -> CallResult {
+        let needs_all = matches!(
+            cmd.name,
+            "dbsize" | "keys" | "flushdb" | "flushall" | "randomkey"
+        );
+        if needs_all && !self.all_held {
+            return self.unreachable();
+        }
+        let r = match cmd.name {
+            "ping" => match argv.len() {
+                1 => Reply::status("PONG"),
+                2 => Reply::Bulk(argv[1].clone()),
+                _ => Reply::error(format!("ERR {}", errors::WRONG_ARGS)),
+            },
+            "echo" => Reply::Bulk(argv[1].clone()),
+            "time" => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                Reply::Array(vec![
+                    Reply::Bulk(Bytes::from(now.as_secs().to_string())),
+                    Reply::Bulk(Bytes::from(now.subsec_micros().to_string())),
+                ])
+            }
+            "select" => match storage::numfmt::parse_i64(&argv[1]) {
+                None => Reply::error("ERR value is not an integer or out of range"),
+                Some(i) if i < 0 || i as usize >= self.limits.databases => {
+                    Reply::error("ERR DB index is out of range")
+                }
+                Some(i) => {
+                    self.db = i as usize;
+                    Reply::Ok
+                }
+            },
+            "wait" => Reply::Int(0),
+            "dbsize" => {
+                let db = self.db;
+                Reply::Int(
+                    self.shards
+                        .iter()
+                        .map(|(_, s)| s.dbs.get(db).map_or(0, |d| d.len()))
+                        .sum::<usize>() as i64,
+                )
+            }
+            "keys" => {
+                let db = self.db;
+                let pattern = &argv[1];
+                let all = pattern.as_ref() == b"*";
+                let mut out = Vec::new();
+                for (_, s) in &self.shards {
+                    let now = s.now_ms();
+                    if let Some(d) = s.dbs.get(db) {
+                        out.extend(
+                            d.iter_live(now)
+                                .filter(|(k, _)| {
+                                    all || storage::glob::glob_match(pattern, k, false)
+                                })
+                                .map(|(k, _)| Reply::bulk(k)),
+                        );
+                    }
+                }
+                Reply::Array(out)
+            }
+            "flushdb" | "flushall" => {
+                let ok = match argv.len() {
+                    1 => true,
+                    2 => {
+                        argv[1].eq_ignore_ascii_case(b"sync")
+                            || argv[1].eq_ignore_ascii_case(b"async")
+                    }
+                    _ => false,
+                };
+                if !ok {
+                    Reply::error("ERR syntax error")
+                } else {
+                    self.wrote.store(true, Ordering::Release);
+                    let db = self.db;
+                    let all = cmd.name == "flushall";
+                    for (_, s) in &mut self.shards {
+                        for (i, d) in s.dbs.iter_mut().enumerate() {
+                            if all || i == db {
+                                d.clear();
+                            }
+                        }
+                    }
+                    Reply::Ok
+                }
+            }
+            name => Reply::error(format!(
+                "ERR magpie does not run '{name}' inside scripts yet"
+            )),
+        };
+        CallResult::Reply(r)
+    }
+}
+
+impl Host for ScriptHost {
+    fn call(&mut self, argv: Vec<Bytes>) -> CallResult {
+        let Some(cmd) = Self::resolve(&argv) else {
+            return CallResult::Reply(Reply::error(format!("ERR {}", errors::UNKNOWN_CMD)));
+        };
+        let n = argv.len() as i32;
+        let arity_ok = if cmd.arity > 0 {
+            n == cmd.arity
+        } else {
+            n >= -cmd.arity
+        };
+        if !arity_ok {
+            return CallResult::Reply(Reply::error(format!("ERR {}", errors::WRONG_ARGS)));
+        }
+        if cmd.has(flags::NOSCRIPT) {
+            return CallResult::Reply(Reply::error(format!("ERR {}", errors::NOSCRIPT_CMD)));
+        }
+        if self.readonly && cmd.has(flags::WRITE) {
+            return CallResult::Reply(Reply::error(format!("ERR {}", errors::RO_WRITE)));
+        }
+        match cmd.exec {
+            Exec::Shard(f) => self.run_keyed(cmd, f, &argv),
+            Exec::Coord(_) => self.coord(cmd, &argv),
+            Exec::Container => {
+                CallResult::Reply(Reply::error(format!("ERR {}", errors::WRONG_ARGS)))
+            }
+        }
+    }
+
+    fn acl_check(&mut self, argv: &[Bytes]) -> Option<bool> {
+        // One user with every permission (magpie has no ACL users yet).
+        Self::resolve(argv).map(|_| true)
+    }
+
+    fn log(&mut self, level: u8, msg: &[u8]) {
+        let msg = String::from_utf8_lossy(msg);
+        match level {
+            0 => tracing::debug!(target: "lua", "{msg}"),
+            1 => tracing::debug!(target: "lua", "{msg}"),
+            2 => tracing::info!(target: "lua", "{msg}"),
+            _ => tracing::warn!(target: "lua", "{msg}"),
+        }
+    }
+}
