@@ -361,9 +361,7 @@ fn debug_object(ctx: &mut ConnCtx, key: Bytes) -> CmdFuture<'_> {
         if owner == ctx.worker.id {
             crate::dispatch::run_inline(ctx, |sctx| describe(sctx.shard)).await
         } else {
-            ctx.worker
-                .shared
-                .run_on(owner, move |env| describe(&mut env.shard))
+            crate::dispatch::run_on_shard(ctx, owner, move |env| describe(&mut env.shard))
                 .await
                 .unwrap_or_else(|| Err(CmdError::msg("ERR server is shutting down")))
         }
