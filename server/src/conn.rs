@@ -47,6 +47,8 @@ pub struct Client {
     pub no_touch: bool,
     /// What other connections see of this one.
     pub info: Arc<ClientInfo>,
+    /// The queued transaction between MULTI and EXEC/DISCARD.
+    pub multi: Option<crate::commands::multi::MultiState>,
     /// Keys under WATCH, in the order watched.
     pub watched: Vec<crate::watch::Watched>,
 }
@@ -159,6 +161,7 @@ pub async fn serve(worker: Rc<Worker>, std_stream: std::net::TcpStream) {
             close_after_reply: false,
             no_touch: false,
             info: info.clone(),
+            multi: None,
             watched: Vec::new(),
         },
         worker,
@@ -168,8 +171,9 @@ pub async fn serve(worker: Rc<Worker>, std_stream: std::net::TcpStream) {
     if let Err(e) = run(&mut ctx, &mut stream).await {
         tracing::debug!("client {id} closed: {e}");
     }
-    // A hold left by a cancelled command releases when the connection ends.
+    // A hold left by a cancelled EXEC releases before the watches go.
     ctx.hold = None;
+    crate::commands::multi::forget_watches(&mut ctx);
     shared.clients.remove(id);
     shared
         .stats

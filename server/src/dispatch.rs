@@ -20,12 +20,13 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 use storage::{CmdError, CmdResult, Entry, Reply, Shard};
 
-/// Runs one request and returns its reply.
+/// Runs one request and returns its reply (or queues it inside MULTI).
 pub async fn execute(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> Reply {
     let (cmd, parent) = match resolve(&argv) {
         Ok(found) => found,
         Err(reply) => {
             count_error(ctx, &reply);
+            crate::commands::multi::flag_error(ctx);
             return reply;
         }
     };
@@ -34,7 +35,11 @@ pub async fn execute(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> Reply {
         count(ctx, cmd, parent, |s| s.rejected_calls += 1);
         let reply: Reply = e.into();
         count_error(ctx, &reply);
+        crate::commands::multi::flag_error(ctx);
         return reply;
+    }
+    if ctx.client.multi.is_some() {
+        return crate::commands::multi::inside_multi(ctx, cmd, parent, argv).await;
     }
     // CLIENT PAUSE: wait while a pause holds this command back.
     ctx.worker
@@ -696,7 +701,7 @@ pub struct RemotePlan {
 /// and goes through [`execute`] one by one.
 pub fn remote_plan(ctx: &ConnCtx, argv: &[Bytes]) -> Option<RemotePlan> {
     let shared = &ctx.worker.shared;
-    if shared.nshards == 1 || shared.pause.is_paused() {
+    if shared.nshards == 1 || shared.pause.is_paused() || ctx.client.multi.is_some() {
         return None;
     }
     let (cmd, parent) = resolve(argv).ok()?;

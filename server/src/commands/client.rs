@@ -665,6 +665,7 @@ fn help(_ctx: &mut ConnCtx, _argv: Vec<Bytes>) -> CmdFuture<'_> {
 fn reset(ctx: &mut ConnCtx, _argv: Vec<Bytes>) -> CmdFuture<'_> {
     Box::pin(async move {
         let requirepass = !crate::knobs::requirepass(&ctx.worker.shared.config()).is_empty();
+        crate::commands::multi::discard_all(ctx).await;
         let c = &mut ctx.client;
         c.db = 0;
         c.info.db.store(0, Ordering::Relaxed);
