@@ -404,6 +404,14 @@ async fn run_keyed_held(
     let db = ctx.client.db;
     let touch = !ctx.client.no_touch;
     if !single {
+        let n = ctx.worker.shared.nshards;
+        // Moving entries out of a shard the hold lacks could lose them.
+        if positions
+            .iter()
+            .any(|&p| !hold.holds(shard_of(&argv[p], n)))
+        {
+            return Err(not_held());
+        }
         let keys: Vec<Bytes> = positions.iter().map(|&p| argv[p].clone()).collect();
         return gather_run_scatter(ctx, keys, write, move |sctx| f(sctx, argv)).await;
     }

@@ -117,16 +117,34 @@ impl Hold {
         self.tx.as_ref()?.run(s, f).await
     }
 
-    /// Runs `f` on every held shard and returns the results in shard order.
+    /// Runs `f` on every held shard and returns the results in shard order:
+    /// other shards concurrently, the own shard directly (never through its
+    /// inbox, which [`call_blocking`] would keep from running).
     pub async fn run_all<R, F>(&self, f: F) -> Vec<R>
     where
         R: Send + 'static,
         F: Fn(&mut ShardEnv) -> R + Send + Sync + Clone + 'static,
     {
-        match &self.tx {
-            Some(tx) => tx.run_all(f).await,
-            None => self.with_own(f).into_iter().collect(),
+        let own = self.worker.id;
+        let mut pending = Vec::with_capacity(self.shards.len());
+        if let Some(tx) = &self.tx {
+            for &s in self.shards.iter().filter(|&&s| s != own) {
+                pending.push((s, tx.start(s, f.clone())));
+            }
         }
+        let mut mine = self.with_own(f);
+        let mut out = Vec::with_capacity(self.shards.len());
+        let mut pending = pending.into_iter().peekable();
+        for &s in &self.shards {
+            if s == own {
+                out.extend(mine.take());
+            } else if let Some((_, Some(rx))) = pending.next_if(|(p, _)| *p == s) {
+                if let Ok(r) = rx.await {
+                    out.push(r);
+                }
+            }
+        }
+        out
     }
 
     /// Notes that a held command wrote `keys` on shard `s`: clients blocked

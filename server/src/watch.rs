@@ -62,6 +62,15 @@ struct Watcher {
     expired: bool,
 }
 
+/// Distinct watched (db, key) pairs over all shards, for INFO's
+/// `total_watched_keys` (process-wide: one server per process).
+static TOTAL_WATCHED: AtomicUsize = AtomicUsize::new(0);
+
+/// INFO `total_watched_keys`: distinct watched (db, key) pairs.
+pub fn total_watched_keys() -> usize {
+    TOTAL_WATCHED.load(Ordering::Relaxed)
+}
+
 /// A shard's watched keys.
 #[derive(Default)]
 pub struct ShardWatches {
@@ -163,6 +172,9 @@ pub fn register(
     let expired = entry.is_some_and(|e| e.is_expired_at(now));
     let deadline = entry.filter(|_| !expired).and_then(|e| e.expire_at());
     let ws = env.watches.map.entry(key.clone()).or_default();
+    if !ws.iter().any(|w| w.db == db) {
+        TOTAL_WATCHED.fetch_add(1, Ordering::Relaxed);
+    }
     if !ws
         .iter()
         .any(|w| w.db == db && Arc::ptr_eq(&w.state, state))
@@ -180,7 +192,11 @@ pub fn register(
 pub fn unregister(env: &mut ShardEnv, keys: &[(usize, Bytes)], state: &Arc<WatchState>) {
     for (db, k) in keys {
         if let Some(ws) = env.watches.map.get_mut(&k[..]) {
+            let before = ws.iter().any(|w| w.db == *db);
             ws.retain(|w| !(w.db == *db && Arc::ptr_eq(&w.state, state)));
+            if before && !ws.iter().any(|w| w.db == *db) {
+                TOTAL_WATCHED.fetch_sub(1, Ordering::Relaxed);
+            }
             if ws.is_empty() {
                 env.watches.map.remove(&k[..]);
             }
@@ -212,5 +228,75 @@ impl WatchState {
     pub fn reset(&self) {
         self.dirty.store(false, Ordering::Release);
         self.set_keys(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use storage::{Shard, Str, Value};
+
+    fn env() -> ShardEnv {
+        ShardEnv {
+            shard: Shard::new(0, 16),
+            limits: Default::default(),
+            cmdstats: Default::default(),
+            blocking: Default::default(),
+            watches: Default::default(),
+        }
+    }
+
+    fn set(env: &mut ShardEnv, db: usize, k: &[u8]) {
+        let now = env.shard.refresh_time();
+        env.shard.dbs[db].insert(k, Value::Str(Str::from_bytes(b"v")), now);
+    }
+
+    #[test]
+    fn touch_marks_only_the_same_db_and_key() {
+        let mut env = env();
+        let st = Arc::new(WatchState::default());
+        register(&mut env, 0, &Bytes::from_static(b"k"), &st);
+        touch(&mut env, 1, [&b"k"[..]]);
+        touch(&mut env, 0, [&b"other"[..]]);
+        assert!(!st.is_dirty());
+        touch(&mut env, 0, [&b"k"[..]]);
+        assert!(st.is_dirty());
+    }
+
+    #[test]
+    fn flush_touches_only_existing_keys() {
+        let mut env = env();
+        let st = Arc::new(WatchState::default());
+        register(&mut env, 0, &Bytes::from_static(b"missing"), &st);
+        touch_db(&mut env, 0, None);
+        assert!(!st.is_dirty());
+        set(&mut env, 0, b"there");
+        register(&mut env, 0, &Bytes::from_static(b"there"), &st);
+        touch_db(&mut env, 0, None);
+        assert!(st.is_dirty());
+    }
+
+    #[test]
+    fn swapdb_touches_keys_present_in_the_other_db() {
+        let mut env = env();
+        let st = Arc::new(WatchState::default());
+        register(&mut env, 0, &Bytes::from_static(b"k"), &st);
+        set(&mut env, 1, b"k");
+        touch_db(&mut env, 0, Some(1));
+        assert!(st.is_dirty());
+    }
+
+    #[test]
+    fn unregister_empties_the_registry_and_the_count() {
+        let mut env = env();
+        let st = Arc::new(WatchState::default());
+        let k = Bytes::from_static(b"unreg-k");
+        register(&mut env, 3, &k, &st);
+        register(&mut env, 3, &k, &st);
+        assert_eq!(env.watches.keys(), 1);
+        unregister(&mut env, &[(3, k)], &st);
+        assert_eq!(env.watches.keys(), 0);
+        touch(&mut env, 3, [&b"unreg-k"[..]]);
+        assert!(!st.is_dirty());
     }
 }

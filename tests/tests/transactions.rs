@@ -225,3 +225,27 @@ fn exec_counts_in_commandstats() {
     assert!(info.contains("cmdstat_multi:calls=1,"), "{info}");
     assert!(info.contains("cmdstat_incrby:calls=3,"), "{info}");
 }
+
+#[test]
+fn info_counts_watching_clients_and_keys() {
+    let server = Server::start(&["--shards", "4"]);
+    let mut c1 = server.connect();
+    let mut c2 = server.connect();
+    let _: () = redis::cmd("WATCH").arg(&SPREAD).query(&mut c1).unwrap();
+    let _: () = redis::cmd("WATCH")
+        .arg("a")
+        .arg("k1")
+        .query(&mut c2)
+        .unwrap();
+    let info: String = redis::cmd("INFO").arg("clients").query(&mut c1).unwrap();
+    assert!(info.contains("watching_clients:2\r\n"), "{info}");
+    assert!(info.contains("total_watched_keys:5\r\n"), "{info}");
+    let list: String = redis::cmd("CLIENT").arg("INFO").query(&mut c1).unwrap();
+    assert!(list.contains(" watch=4 "), "{list}");
+    let _: () = redis::cmd("UNWATCH").query(&mut c1).unwrap();
+    let _: () = redis::cmd("MULTI").query(&mut c2).unwrap();
+    let _: redis::Value = redis::cmd("EXEC").query(&mut c2).unwrap();
+    let info: String = redis::cmd("INFO").arg("clients").query(&mut c1).unwrap();
+    assert!(info.contains("watching_clients:0\r\n"), "{info}");
+    assert!(info.contains("total_watched_keys:0\r\n"), "{info}");
+}
