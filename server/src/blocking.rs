@@ -295,21 +295,13 @@ fn forget(env: &mut ShardEnv, keys: &[Bytes], waiter: &Arc<Waiter>) {
     }
 }
 
-/// Runs `f` on shard `s`: inline on the connection's own shard (waiting
-/// while a transaction holds it), otherwise as a hop.
+/// Runs `f` on shard `s` (see `dispatch::run_on_shard`).
 async fn on_shard<R, F>(ctx: &ConnCtx, s: usize, f: F) -> Option<R>
 where
     R: Send + 'static,
     F: FnOnce(&mut ShardEnv) -> R + Send + 'static,
 {
-    if s == ctx.worker.id {
-        ctx.worker.wait_unfrozen().await;
-        let mut env = ctx.worker.env.borrow_mut();
-        env.shard.refresh_time();
-        Some(f(&mut env))
-    } else {
-        ctx.worker.shared.run_on(s, f).await
-    }
+    crate::dispatch::run_on_shard(ctx, s, f).await
 }
 
 /// Groups keys by shard, keeping the order of first appearance.
@@ -390,6 +382,10 @@ pub async fn block(ctx: &mut ConnCtx, req: BlockRequest) -> CmdResult<Reply> {
                 if let Ok(None) = r {
                     park(env, db, &keys, &w, &serve);
                 } else {
+                    if let Ok(Some(_)) = r {
+                        // Hook (WATCH): the attempt popped (and maybe pushed).
+                        crate::watch::touch(env, db, keys.iter().chain(&extra).map(|k| &k[..]));
+                    }
                     after_write(env, extra.iter().map(|k| &k[..]));
                 }
                 r
@@ -405,7 +401,7 @@ pub async fn block(ctx: &mut ConnCtx, req: BlockRequest) -> CmdResult<Reply> {
             // then park shard by shard (each re-checks its keys).
             let attempt = req.attempt.clone();
             let keys = req.keys.clone();
-            let r = crate::dispatch::gather_run_scatter(ctx, all_keys.clone(), move |sctx| {
+            let r = crate::dispatch::gather_run_scatter(ctx, all_keys.clone(), true, move |sctx| {
                 attempt(sctx, &keys)
             })
             .await?;

@@ -45,6 +45,8 @@ pub struct ClientInfo {
     pub worker: usize,
     /// Multi state for CLIENT LIST (`-1` when not in MULTI).
     pub multi: AtomicI64,
+    /// WATCH state: dirty flag and number of watched keys.
+    pub watch: Arc<crate::watch::WatchState>,
     /// Hook (blocking): the waiter of a blocked command, for CLIENT
     /// UNBLOCK and the `b` flag.
     pub blocked: crate::blocking::BlockedSlot,
@@ -94,12 +96,19 @@ impl ClientInfo {
             Some(c) => c.to_string(),
             None => self.last_cmd.lock().map(|c| c.clone()).unwrap_or_default(),
         };
+        // In Redis's order (getClientInfoString).
         let mut flags = String::new();
-        if self.no_evict.load(Ordering::Relaxed) {
-            flags.push('e');
+        if self.multi.load(Ordering::Relaxed) >= 0 {
+            flags.push('x');
         }
         if self.blocked.is_blocked() {
             flags.push('b');
+        }
+        if self.watch.is_dirty() {
+            flags.push('d');
+        }
+        if self.no_evict.load(Ordering::Relaxed) {
+            flags.push('e');
         }
         if self.no_touch.load(Ordering::Relaxed) {
             flags.push('T');
@@ -109,7 +118,7 @@ impl ClientInfo {
         }
         let qbuf = self.qbuf.load(Ordering::Relaxed);
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} watch=0 qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs=16384 rbp=16384 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} watch={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs=16384 rbp=16384 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -120,6 +129,7 @@ impl ClientInfo {
             flags,
             self.db.load(Ordering::Relaxed),
             self.multi.load(Ordering::Relaxed),
+            self.watch.keys(),
             qbuf,
             16384usize.saturating_sub(qbuf),
             0,

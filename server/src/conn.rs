@@ -47,6 +47,10 @@ pub struct Client {
     pub no_touch: bool,
     /// What other connections see of this one.
     pub info: Arc<ClientInfo>,
+    /// The queued transaction between MULTI and EXEC/DISCARD.
+    pub multi: Option<crate::commands::multi::MultiState>,
+    /// Keys under WATCH, in the order watched.
+    pub watched: Vec<crate::watch::Watched>,
 }
 
 /// What a command handler gets: the client and the worker it runs on.
@@ -55,6 +59,9 @@ pub struct ConnCtx {
     pub client: Client,
     /// The worker (and through it, its shard and the shared state).
     pub worker: Rc<Worker>,
+    /// Shards held for EXEC or a script: while set, dispatch routes every
+    /// command through it (see `hold`).
+    pub hold: Option<Rc<crate::hold::Hold>>,
 }
 
 /// Redis's refusal of a remote client in protected mode.
@@ -140,6 +147,7 @@ pub async fn serve(worker: Rc<Worker>, std_stream: std::net::TcpStream) {
         no_touch: AtomicBool::new(false),
         worker: worker.id,
         multi: AtomicI64::new(-1),
+        watch: Default::default(),
         blocked: Default::default(),
     });
     shared.clients.add(info.clone());
@@ -153,13 +161,19 @@ pub async fn serve(worker: Rc<Worker>, std_stream: std::net::TcpStream) {
             close_after_reply: false,
             no_touch: false,
             info: info.clone(),
+            multi: None,
+            watched: Vec::new(),
         },
         worker,
+        hold: None,
     };
     drop(config);
     if let Err(e) = run(&mut ctx, &mut stream).await {
         tracing::debug!("client {id} closed: {e}");
     }
+    // A hold left by a cancelled EXEC releases before the watches go.
+    ctx.hold = None;
+    crate::commands::multi::forget_watches(&mut ctx);
     shared.clients.remove(id);
     shared
         .stats

@@ -10,20 +10,23 @@
 use crate::command::table::{lookup, lookup_sub};
 use crate::command::{CommandSpec, Exec, ShardCtx, ShardFn};
 use crate::conn::ConnCtx;
+use crate::hold::Hold;
 use crate::slot::shard_of;
 use crate::tx::Tx;
 use crate::worker::ShardEnv;
 use bytes::Bytes;
+use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 use storage::{CmdError, CmdResult, Entry, Reply, Shard};
 
-/// Runs one request and returns its reply.
+/// Runs one request and returns its reply (or queues it inside MULTI).
 pub async fn execute(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> Reply {
     let (cmd, parent) = match resolve(&argv) {
         Ok(found) => found,
         Err(reply) => {
             count_error(ctx, &reply);
+            crate::commands::multi::flag_error(ctx);
             return reply;
         }
     };
@@ -32,6 +35,7 @@ pub async fn execute(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> Reply {
         count(ctx, cmd, parent, |s| s.rejected_calls += 1);
         let reply: Reply = e.into();
         count_error(ctx, &reply);
+        crate::commands::multi::flag_error(ctx);
         return reply;
     }
     // A script past busy-reply-threshold: only allow-busy commands run
@@ -49,21 +53,71 @@ pub async fn execute(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> Reply {
             return reply;
         }
     }
+    if ctx.client.multi.is_some() {
+        return crate::commands::multi::inside_multi(ctx, cmd, parent, argv).await;
+    }
     // CLIENT PAUSE: wait while a pause holds this command back.
+    ctx.worker
+        .shared
+        .pause
+        .wait(cmd.has(crate::command::flags::WRITE | crate::command::flags::MAY_REPLICATE))
+        .await;
+    run_resolved(ctx, cmd, parent, cmd.exec, argv).await
+}
+
+/// Runs one request now, never queueing and never pausing: the gates, then
+/// the handler, with blocking commands in their immediate form. What
+/// `hold::call` runs for a script.
+pub async fn execute_now(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> Reply {
+    let (cmd, parent) = match resolve(&argv) {
+        Ok(found) => found,
+        Err(reply) => {
+            count_error(ctx, &reply);
+            return reply;
+        }
+    };
+    if let Err(e) = gates(ctx, cmd, parent, &argv) {
+        count(ctx, cmd, parent, |s| s.rejected_calls += 1);
+        let reply: Reply = e.into();
+        count_error(ctx, &reply);
+        return reply;
+    }
+    run_resolved(ctx, cmd, parent, immediate_form(cmd), argv).await
+}
+
+/// How a command runs where Redis never blocks (EXEC, scripts): blocking
+/// commands in their immediate form, others as their row says.
+pub fn immediate_form(cmd: &'static CommandSpec) -> Exec {
+    if cmd.has(crate::command::flags::BLOCKING) {
+        let now = crate::commands::list::NONBLOCKING
+            .iter()
+            .chain(crate::commands::zset::NONBLOCKING)
+            .find(|(name, _)| *name == cmd.name);
+        if let Some((_, f)) = now {
+            return Exec::Shard(*f);
+        }
+    }
+    cmd.exec
+}
+
+/// Runs a command that passed its gates with `exec` (its row's handler or
+/// its immediate form) and returns its reply, counted in the statistics and
+/// the slow log.
+pub async fn run_resolved(
+    ctx: &mut ConnCtx,
+    cmd: &'static CommandSpec,
+    parent: Option<&'static CommandSpec>,
+    exec: Exec,
+    argv: Vec<Bytes>,
+) -> Reply {
     let worker = ctx.worker.clone();
     let shared = &worker.shared;
-    shared
-        .pause
-        .wait(
-            cmd.has(crate::command::flags::WRITE) || cmd.has(crate::command::flags::MAY_REPLICATE),
-        )
-        .await;
     let slowlog_on = shared.slowlog.enabled() && !cmd.has(crate::command::flags::SKIP_SLOWLOG);
     let argc = argv.len();
     let start = Instant::now();
     // Shard handlers borrow the arguments, so the slow log can still read
     // them afterwards without a copy on the hot path.
-    let (result, argv) = match cmd.exec {
+    let (result, argv) = match exec {
         Exec::Shard(f) => (run_keyed(ctx, cmd, f, &argv).await, argv),
         Exec::Coord(f) => {
             let kept = if slowlog_on {
@@ -128,7 +182,9 @@ fn finish(
 }
 
 /// Finds the row for a request: the command, or the subcommand of a container.
-fn resolve(argv: &[Bytes]) -> Result<(&'static CommandSpec, Option<&'static CommandSpec>), Reply> {
+pub(crate) fn resolve(
+    argv: &[Bytes],
+) -> Result<(&'static CommandSpec, Option<&'static CommandSpec>), Reply> {
     let Some(name) = argv.first() else {
         return Err(Reply::error("ERR empty command"));
     };
@@ -180,7 +236,7 @@ pub(crate) fn trunc(b: &[u8], max: usize) -> String {
 }
 
 /// The checks every command passes before it runs.
-fn gates(
+pub(crate) fn gates(
     ctx: &ConnCtx,
     cmd: &CommandSpec,
     parent: Option<&CommandSpec>,
@@ -202,7 +258,7 @@ fn gates(
     Ok(())
 }
 
-fn count(
+pub(crate) fn count(
     ctx: &ConnCtx,
     cmd: &'static CommandSpec,
     parent: Option<&'static CommandSpec>,
@@ -245,7 +301,7 @@ fn note_last_command(
     }
 }
 
-fn count_error(ctx: &ConnCtx, reply: &Reply) {
+pub(crate) fn count_error(ctx: &ConnCtx, reply: &Reply) {
     let shared = &ctx.worker.shared;
     shared
         .stats
@@ -282,16 +338,21 @@ async fn run_keyed(
     }
     let db = ctx.client.db;
     let touch = !ctx.client.no_touch;
-    // Hook (blocking): after a write, serve clients blocked on its keys in
-    // the same shard step, before the next command runs there.
+    // Hooks after a write, in the same shard step: mark WATCHers dirty,
+    // and serve clients blocked on its keys before the next command.
     let write = cmd.has(crate::command::flags::WRITE);
+    if let Some(hold) = ctx.hold.clone() {
+        return run_keyed_held(ctx, &hold, f, argv, positions, target, single, write).await;
+    }
     if single && target == own {
-        let r = run_inline(ctx, |shard_ctx| f(shard_ctx, argv)).await;
+        let r = run_inline_unheld(ctx, |shard_ctx| f(shard_ctx, argv)).await;
         if write {
-            crate::blocking::after_write_local(
-                &ctx.worker,
-                positions.iter().map(|&p| &argv[p][..]),
-            );
+            let mut env = ctx.worker.env.borrow_mut();
+            let keys = positions.iter().map(|&p| &argv[p][..]);
+            if r.is_ok() {
+                crate::watch::touch(&mut env, db, keys.clone());
+            }
+            crate::blocking::after_write(&mut env, keys);
         }
         return r;
     }
@@ -301,15 +362,13 @@ async fn run_keyed(
             .worker
             .shared
             .run_on(target, move |env| {
-                let mut sctx = ShardCtx {
-                    shard: &mut env.shard,
-                    db,
-                    touch,
-                    limits: &env.limits,
-                };
-                let r = f(&mut sctx, &argv);
+                let r = run_on_env(env, f, &argv, db, touch);
                 if write {
-                    crate::blocking::after_write(env, positions.iter().map(|&p| &argv[p][..]));
+                    let keys = positions.iter().map(|&p| &argv[p][..]);
+                    if r.is_ok() {
+                        crate::watch::touch(env, db, keys.clone());
+                    }
+                    crate::blocking::after_write(env, keys);
                 }
                 r
             })
@@ -317,12 +376,111 @@ async fn run_keyed(
             .unwrap_or_else(|| Err(CmdError::msg("ERR server is shutting down")));
     }
     let keys: Vec<Bytes> = positions.iter().map(|&p| argv[p].clone()).collect();
-    gather_run_scatter(ctx, keys, move |sctx| f(sctx, argv)).await
+    gather_run_scatter(ctx, keys, write, move |sctx| f(sctx, argv)).await
+}
+
+/// Runs a shard handler on an environment.
+fn run_on_env(
+    env: &mut ShardEnv,
+    f: ShardFn,
+    argv: &[Bytes],
+    db: usize,
+    touch: bool,
+) -> CmdResult<Reply> {
+    let mut sctx = ShardCtx {
+        shard: &mut env.shard,
+        db,
+        touch,
+        limits: &env.limits,
+    };
+    f(&mut sctx, argv)
+}
+
+/// The error of a held command that reaches a shard its hold lacks (a bug
+/// in computing the hold's shards; answered instead of risking a deadlock).
+fn not_held() -> CmdError {
+    CmdError::msg("ERR internal error: shard not held by this transaction")
+}
+
+/// [`run_keyed`] while the connection holds shards (EXEC, scripts): the
+/// command runs on the held shards, its keys' blocked clients are served
+/// when the hold is released.
+#[allow(clippy::too_many_arguments)]
+async fn run_keyed_held(
+    ctx: &ConnCtx,
+    hold: &Rc<Hold>,
+    f: ShardFn,
+    argv: &[Bytes],
+    positions: Vec<usize>,
+    target: usize,
+    single: bool,
+    write: bool,
+) -> CmdResult<Reply> {
+    let db = ctx.client.db;
+    let touch = !ctx.client.no_touch;
+    if !single {
+        let n = ctx.worker.shared.nshards;
+        // Moving entries out of a shard the hold lacks could lose them.
+        if positions
+            .iter()
+            .any(|&p| !hold.holds(shard_of(&argv[p], n)))
+        {
+            return Err(not_held());
+        }
+        let keys: Vec<Bytes> = positions.iter().map(|&p| argv[p].clone()).collect();
+        return gather_run_scatter(ctx, keys, write, move |sctx| f(sctx, argv)).await;
+    }
+    let r = if target == ctx.worker.id {
+        hold.with_own(|env| {
+            let r = run_on_env(env, f, argv, db, touch);
+            if write && r.is_ok() {
+                crate::watch::touch(env, db, positions.iter().map(|&p| &argv[p][..]));
+            }
+            r
+        })
+    } else {
+        let argv = argv.to_vec();
+        let positions = positions.clone();
+        hold.run_on(target, move |env| {
+            let r = run_on_env(env, f, &argv, db, touch);
+            if write && r.is_ok() {
+                crate::watch::touch(env, db, positions.iter().map(|&p| &argv[p][..]));
+            }
+            r
+        })
+        .await
+    };
+    if write {
+        hold.defer_wake(target, positions.iter().map(|&p| argv[p].clone()));
+    }
+    r.unwrap_or_else(|| Err(not_held()))
 }
 
 /// Runs `f` on the connection's own shard, waiting while a multi-shard
-/// transaction holds it.
+/// transaction holds it. Under a hold, directly on the held own shard.
 pub async fn run_inline<R>(ctx: &ConnCtx, f: impl FnOnce(&mut ShardCtx<'_>) -> R) -> R {
+    if let Some(hold) = &ctx.hold {
+        if !hold.holds(ctx.worker.id) {
+            // A bug in computing the hold's shards. Waiting for the own
+            // shard could deadlock with the held ones: run unfrozen-or-not.
+            tracing::warn!("a held command ran on an own shard it does not hold");
+        }
+        let mut env = ctx.worker.env.borrow_mut();
+        let env = &mut *env;
+        env.shard.refresh_time();
+        let mut sctx = ShardCtx {
+            shard: &mut env.shard,
+            db: ctx.client.db,
+            touch: !ctx.client.no_touch,
+            limits: &env.limits,
+        };
+        return f(&mut sctx);
+    }
+    run_inline_unheld(ctx, f).await
+}
+
+/// [`run_inline`] without a hold.
+async fn run_inline_unheld<R>(ctx: &ConnCtx, f: impl FnOnce(&mut ShardCtx<'_>) -> R) -> R {
     ctx.worker.wait_unfrozen().await;
     let mut env = ctx.worker.env.borrow_mut();
     let env = &mut *env;
@@ -336,14 +494,90 @@ pub async fn run_inline<R>(ctx: &ConnCtx, f: impl FnOnce(&mut ShardCtx<'_>) -> R
     f(&mut sctx)
 }
 
+/// Runs `f` on shard `s`: inline on the own shard (waiting while a
+/// transaction holds it), otherwise as a hop; under a hold, on the held
+/// shard (`None` if it is not held). `None` also when the shard is gone.
+pub async fn run_on_shard<R, F>(ctx: &ConnCtx, s: usize, f: F) -> Option<R>
+where
+    R: Send + 'static,
+    F: FnOnce(&mut ShardEnv) -> R + Send + 'static,
+{
+    if let Some(hold) = &ctx.hold {
+        return hold.run_on(s, f).await;
+    }
+    if s == ctx.worker.id {
+        ctx.worker.wait_unfrozen().await;
+        let mut env = ctx.worker.env.borrow_mut();
+        env.shard.refresh_time();
+        Some(f(&mut env))
+    } else {
+        ctx.worker.shared.run_on(s, f).await
+    }
+}
+
+/// Shards frozen for one multi-shard operation: a transaction of its own,
+/// or the connection's hold when it has one (never both: nesting a
+/// transaction inside a hold would deadlock).
+pub enum Frozen {
+    /// A transaction started for this operation.
+    Tx(Tx),
+    /// The connection's hold.
+    Held(Rc<Hold>),
+}
+
+impl Frozen {
+    /// Runs `f` on frozen shard `s`; `None` if it is not frozen or is gone.
+    pub async fn run<R, F>(&self, s: usize, f: F) -> Option<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut ShardEnv) -> R + Send + 'static,
+    {
+        match self {
+            Frozen::Tx(tx) => tx.run(s, f).await,
+            Frozen::Held(h) => h.run_on(s, f).await,
+        }
+    }
+
+    /// Runs `f` on every frozen shard; results in shard order.
+    pub async fn run_all<R, F>(&self, f: F) -> Vec<R>
+    where
+        R: Send + 'static,
+        F: Fn(&mut ShardEnv) -> R + Send + Sync + Clone + 'static,
+    {
+        match self {
+            Frozen::Tx(tx) => tx.run_all(f).await,
+            Frozen::Held(h) => h.run_all(f).await,
+        }
+    }
+
+    /// The frozen shards, ascending.
+    pub fn shards(&self) -> &[usize] {
+        match self {
+            Frozen::Tx(tx) => tx.shards(),
+            Frozen::Held(h) => h.shards(),
+        }
+    }
+}
+
+/// Freezes `shards` for one operation: under a hold, the hold itself (it
+/// must cover them); otherwise a new transaction.
+pub async fn freeze(ctx: &ConnCtx, shards: Vec<usize>) -> Frozen {
+    match &ctx.hold {
+        Some(h) => Frozen::Held(h.clone()),
+        None => Frozen::Tx(Tx::begin(&ctx.worker.shared, shards).await),
+    }
+}
+
 type Moved = Vec<(usize, Bytes, Entry)>;
 
 /// Runs a keyed handler whose keys span shards: under a transaction over
-/// those shards, moves the keys' entries (in every database) into a
-/// scratch shard, runs the handler there, and moves the results back.
+/// those shards (or the connection's hold), moves the keys' entries (in
+/// every database) into a scratch shard, runs the handler there, and moves
+/// the results back. `write`: the handler may write (WATCH hook).
 pub async fn gather_run_scatter<R>(
     ctx: &ConnCtx,
     keys: Vec<Bytes>,
+    write: bool,
     f: impl FnOnce(&mut ShardCtx<'_>) -> R,
 ) -> R {
     let shared = ctx.worker.shared.clone();
@@ -360,7 +594,7 @@ pub async fn gather_run_scatter<R>(
             None => by_shard.push((s, vec![k])),
         }
     }
-    let tx = Tx::begin(&shared, by_shard.iter().map(|(s, _)| *s).collect()).await;
+    let tx = freeze(ctx, by_shard.iter().map(|(s, _)| *s).collect()).await;
     let limits = ctx.worker.env.borrow().limits.clone();
     let mut scratch = Shard::new(usize::MAX, limits.databases);
     let now = scratch.refresh_time();
@@ -376,16 +610,18 @@ pub async fn gather_run_scatter<R>(
             }
         }
     }
+    let db = ctx.client.db;
     let r = {
         let mut sctx = ShardCtx {
             shard: &mut scratch,
-            db: ctx.client.db,
+            db,
             touch: !ctx.client.no_touch,
             limits: &limits,
         };
         f(&mut sctx)
     };
     let stats = scratch.stats();
+    let held = matches!(tx, Frozen::Held(_));
     for (i, (s, ks)) in by_shard.iter().enumerate() {
         let mut back: Moved = Vec::new();
         for k in ks {
@@ -405,8 +641,14 @@ pub async fn gather_run_scatter<R>(
                     d.insert_entry(&k, e);
                 }
             }
-            // Hook (blocking): keys put back may serve blocked clients.
-            crate::blocking::after_write(env, touched.iter().map(|k| &k[..]));
+            if write {
+                crate::watch::touch(env, db, touched.iter().map(|k| &k[..]));
+            }
+            // Hook (blocking): keys put back may serve blocked clients
+            // (under a hold, when it is released).
+            if !held {
+                crate::blocking::after_write(env, touched.iter().map(|k| &k[..]));
+            }
             if first {
                 // Keep INFO's hit/miss/expired counts: credit them to one shard.
                 if let Some(d) = env.shard.dbs.get_mut(0) {
@@ -418,6 +660,9 @@ pub async fn gather_run_scatter<R>(
             }
         })
         .await;
+        if let Frozen::Held(h) = &tx {
+            h.defer_wake(*s, ks.iter().cloned());
+        }
     }
     drop(tx);
     r
@@ -441,11 +686,15 @@ fn take_keys(shard: &mut Shard, keys: &[Bytes]) -> Moved {
 
 /// Runs `f` on every shard at one consistent point and returns the results
 /// in shard order. With one shard and no transaction pending, inline.
+/// Under a hold, on the held shards (all of them, for a global command).
 pub async fn on_all_shards<R, F>(ctx: &ConnCtx, f: F) -> Vec<R>
 where
     R: Send + 'static,
     F: Fn(&mut ShardEnv) -> R + Send + Sync + Clone + 'static,
 {
+    if let Some(h) = &ctx.hold {
+        return h.run_all(f).await;
+    }
     let shared = ctx.worker.shared.clone();
     if shared.nshards == 1 {
         ctx.worker.wait_unfrozen().await;
@@ -475,7 +724,7 @@ pub struct RemotePlan {
 /// and goes through [`execute`] one by one.
 pub fn remote_plan(ctx: &ConnCtx, argv: &[Bytes]) -> Option<RemotePlan> {
     let shared = &ctx.worker.shared;
-    if shared.nshards == 1 || shared.pause.is_paused() {
+    if shared.nshards == 1 || shared.pause.is_paused() || ctx.client.multi.is_some() {
         return None;
     }
     let (cmd, parent) = resolve(argv).ok()?;
@@ -541,9 +790,13 @@ pub async fn execute_remote_batch(
                     };
                     let r = f(&mut sctx, &argv);
                     if write {
-                        // Serve clients blocked on these keys before the
-                        // next command, as the unbatched path does.
-                        crate::blocking::after_write(env, positions.iter().map(|&p| &argv[p][..]));
+                        // WATCH, and serve clients blocked on these keys
+                        // before the next command, as the unbatched path does.
+                        let keys = positions.iter().map(|&p| &argv[p][..]);
+                        if r.is_ok() {
+                            crate::watch::touch(env, db, keys.clone());
+                        }
+                        crate::blocking::after_write(env, keys);
                     }
                     r
                 })

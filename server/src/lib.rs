@@ -12,6 +12,7 @@ pub mod commands;
 pub mod config;
 pub mod conn;
 pub mod dispatch;
+pub mod hold;
 pub mod knobs;
 pub mod pause;
 pub mod protocol;
@@ -21,6 +22,7 @@ pub mod slot;
 pub mod slowlog;
 pub mod stats;
 pub mod tx;
+pub mod watch;
 pub mod worker;
 
 /// The Redis version magpie presents to clients.

@@ -79,6 +79,23 @@ impl Tx {
         rx.await.ok()
     }
 
+    /// Sends `f` to frozen shard `shard` at once (no await) and returns the
+    /// receiver of its result; `None` when the shard is not part of this
+    /// transaction or has gone away.
+    pub fn start<R, F>(&self, shard: usize, f: F) -> Option<oneshot::Receiver<R>>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut ShardEnv) -> R + Send + 'static,
+    {
+        let i = self.shards.binary_search(&shard).ok()?;
+        let (tx, rx) = oneshot::channel();
+        let op: TxOp = Box::new(move |env| {
+            let _ = tx.send(f(env));
+        });
+        self.ops[i].send(op).ok()?;
+        Some(rx)
+    }
+
     /// Runs `f` on every shard of the transaction, concurrently, and returns
     /// the results in shard order.
     pub async fn run_all<R, F>(&self, f: F) -> Vec<R>

@@ -26,6 +26,8 @@ pub struct ShardEnv {
     pub cmdstats: CmdStats,
     /// Hook (blocking): clients blocked on this shard's keys.
     pub blocking: crate::blocking::ShardWaiters,
+    /// WATCHed keys of this shard and who watches them.
+    pub watches: crate::watch::ShardWatches,
 }
 
 /// A message to a worker's inbox.
@@ -95,6 +97,19 @@ impl Worker {
     pub fn is_frozen(&self) -> bool {
         self.frozen.get()
     }
+
+    /// Freezes this shard for a connection of its own (`hold`): other
+    /// connections and inbox messages wait until [`Worker::unfreeze_local`].
+    /// The caller has waited until the shard was unfrozen.
+    pub(crate) fn freeze_local(&self) {
+        self.frozen.set(true);
+    }
+
+    /// Ends a [`Worker::freeze_local`].
+    pub(crate) fn unfreeze_local(&self) {
+        self.frozen.set(false);
+        self.unfrozen.notify_waiters();
+    }
 }
 
 /// Starts worker `id` on its own thread.
@@ -126,6 +141,7 @@ pub fn spawn(
                     limits,
                     cmdstats: CmdStats::default(),
                     blocking: Default::default(),
+                    watches: Default::default(),
                 }),
                 frozen: Cell::new(false),
                 unfrozen: Notify::new(),
@@ -138,6 +154,11 @@ pub fn spawn(
 
 async fn inbox_loop(worker: Rc<Worker>, mut rx: mpsc::UnboundedReceiver<ShardMsg>) {
     while let Some(msg) = rx.recv().await {
+        // A local hold (`hold`) freezes the shard outside any `Arm`: hops
+        // and transactions wait for it, as inline commands do.
+        if worker.frozen.get() && !matches!(msg, ShardMsg::Conn(_)) {
+            worker.wait_unfrozen().await;
+        }
         match msg {
             ShardMsg::Run(f) => {
                 let mut env = worker.env.borrow_mut();

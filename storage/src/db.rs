@@ -193,6 +193,12 @@ impl Db {
         self.map.get(key).filter(|e| !e.is_expired(now_ms))
     }
 
+    /// The entry at `key`, expired or not, with no side effect at all
+    /// (WATCH records whether a key is already logically expired).
+    pub fn get_any(&self, key: &[u8]) -> Option<&Entry> {
+        self.map.get(key)
+    }
+
     /// True if the key exists (not expired). Does not touch it.
     pub fn contains(&mut self, key: &[u8], now_ms: u64) -> bool {
         self.peek(key, now_ms).is_some()

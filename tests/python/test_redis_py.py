@@ -60,3 +60,59 @@ def test_errors_carry_redis_text():
         assert "invalid expire time in 'set' command" in str(e)
     else:
         raise AssertionError("expected an error")
+
+
+def test_transactional_pipeline():
+    r = client(decode_responses=True)
+    r.delete("a", "b", "c", "d")
+    with r.pipeline(transaction=True) as p:
+        p.set("a", 1).incr("a").mset({"b": "x", "c": "y"}).mget("a", "b", "c", "d")
+        assert p.execute() == [True, 2, True, ["2", "x", "y", None]]
+    # A run-time error is raised after the whole transaction ran.
+    with r.pipeline(transaction=True) as p:
+        p.incr("b").set("d", "ran")
+        try:
+            p.execute()
+            raise AssertionError("expected a ResponseError")
+        except redis.ResponseError:
+            pass
+    assert r.get("d") == "ran"
+
+
+def test_watch_retry_with_transaction_helper():
+    r = client(decode_responses=True)
+    r.set("py:bal", 10)
+    other = client()
+    calls = []
+
+    def move(pipe):
+        bal = int(pipe.get("py:bal"))
+        if not calls:
+            # Another client changes the watched key: the first EXEC fails
+            # and redis-py retries the whole function.
+            other.incr("py:bal", 5)
+        calls.append(bal)
+        pipe.multi()
+        pipe.set("py:bal", bal - 1)
+        pipe.incr("py:spent")
+
+    r.delete("py:spent")
+    r.transaction(move, "py:bal")
+    assert calls == [10, 15]
+    assert r.get("py:bal") == "14"
+    assert r.get("py:spent") == "1"
+
+
+def test_watch_error_on_changed_key():
+    r = client()
+    r.set("py:w", 1)
+    with r.pipeline() as p:
+        p.watch("py:w")
+        client().set("py:w", 2)
+        p.multi()
+        p.get("py:w")
+        try:
+            p.execute()
+            raise AssertionError("expected a WatchError")
+        except redis.WatchError:
+            pass

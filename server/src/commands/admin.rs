@@ -361,9 +361,7 @@ fn debug_object(ctx: &mut ConnCtx, key: Bytes) -> CmdFuture<'_> {
         if owner == ctx.worker.id {
             crate::dispatch::run_inline(ctx, |sctx| describe(sctx.shard)).await
         } else {
-            ctx.worker
-                .shared
-                .run_on(owner, move |env| describe(&mut env.shard))
+            crate::dispatch::run_on_shard(ctx, owner, move |env| describe(&mut env.shard))
                 .await
                 .unwrap_or_else(|| Err(CmdError::msg("ERR server is shutting down")))
         }
@@ -634,8 +632,9 @@ fn wait(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
         let numreplicas = storage::numfmt::parse_i64(&argv[1]).ok_or(CmdError::NotInteger)?;
         let timeout = parse_timeout_ms(&argv[2])?;
         // No replicas: enough acknowledgements only when none are asked for;
-        // otherwise wait out the timeout (0: forever), as Redis does.
-        if numreplicas > 0 {
+        // otherwise wait out the timeout (0: forever), as Redis does. Never
+        // inside EXEC or a script (a hold): Redis denies blocking there.
+        if numreplicas > 0 && ctx.hold.is_none() {
             let info = ctx.client.info.clone();
             let killed = info.kill_notify.notified();
             if timeout == 0 {

@@ -242,9 +242,11 @@ fn setinfo(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
     })
 }
 
-/// The line of the current connection, which shows the running command.
-fn own_line(ctx: &ConnCtx, cmd: &str) -> String {
-    ctx.client.info.describe(Some(cmd))
+/// The line of the current connection, which shows the running command
+/// as dispatch noted it (EXEC while inside a transaction, as Redis's
+/// `lastcmd`).
+fn own_line(ctx: &ConnCtx, _cmd: &str) -> String {
+    ctx.client.info.describe(None)
 }
 
 fn info(ctx: &mut ConnCtx, _argv: Vec<Bytes>) -> CmdFuture<'_> {
@@ -663,6 +665,7 @@ fn help(_ctx: &mut ConnCtx, _argv: Vec<Bytes>) -> CmdFuture<'_> {
 fn reset(ctx: &mut ConnCtx, _argv: Vec<Bytes>) -> CmdFuture<'_> {
     Box::pin(async move {
         let requirepass = !crate::knobs::requirepass(&ctx.worker.shared.config()).is_empty();
+        crate::commands::multi::discard_all(ctx).await;
         let c = &mut ctx.client;
         c.db = 0;
         c.info.db.store(0, Ordering::Relaxed);

@@ -162,7 +162,7 @@ fn config_set(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
         let limits = Limits::from_config(&after);
         for s in 0..shared.nshards {
             let l = limits.clone();
-            shared.run_on(s, move |env| env.limits = l).await;
+            crate::dispatch::run_on_shard(ctx, s, move |env| env.limits = l).await;
         }
         Ok(Reply::Ok)
     })

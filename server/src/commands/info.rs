@@ -374,15 +374,17 @@ fn clients_section(shared: &Shared, add: &mut Add<'_>) {
     add("client_recent_max_output_buffer", "0".into());
     let blocked = clients.iter().filter(|c| c.blocked.is_blocked()).count();
     add("blocked_clients", blocked.to_string());
-    for k in [
-        "tracking_clients",
-        "pubsub_clients",
-        "watching_clients",
-        "clients_in_timeout_table",
+    for k in ["tracking_clients", "pubsub_clients"] {
+        add(k, "0".into());
+    }
+    let watching = clients.iter().filter(|c| c.watch.keys() > 0).count();
+    add("watching_clients", watching.to_string());
+    add("clients_in_timeout_table", "0".into());
+    add(
         "total_watched_keys",
-        "total_blocking_keys",
-        "total_blocking_keys_on_nokey",
-    ] {
+        crate::watch::total_watched_keys().to_string(),
+    );
+    for k in ["total_blocking_keys", "total_blocking_keys_on_nokey"] {
         add(k, "0".into());
     }
 }

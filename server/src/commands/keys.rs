@@ -16,7 +16,6 @@ use crate::command::{
 };
 use crate::conn::ConnCtx;
 use crate::dispatch::{on_all_shards, run_inline};
-use crate::tx::Tx;
 use crate::worker::ShardEnv;
 use bytes::Bytes;
 use storage::db::lru_clock;
@@ -576,6 +575,7 @@ fn flushdb(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
         check_flush_args(&argv)?;
         let db = ctx.client.db;
         on_all_shards(ctx, move |env: &mut ShardEnv| {
+            crate::watch::touch_db(env, db, None);
             if let Some(d) = env.shard.dbs.get_mut(db) {
                 d.clear();
             }
@@ -589,6 +589,9 @@ fn flushall(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
     Box::pin(async move {
         check_flush_args(&argv)?;
         on_all_shards(ctx, |env: &mut ShardEnv| {
+            for db in 0..env.shard.dbs.len() {
+                crate::watch::touch_db(env, db, None);
+            }
             for d in &mut env.shard.dbs {
                 d.clear();
             }
@@ -610,6 +613,8 @@ fn swapdb(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
             let (a, b) = (a as usize, b as usize);
             on_all_shards(ctx, move |env: &mut ShardEnv| {
                 if a < env.shard.dbs.len() && b < env.shard.dbs.len() {
+                    crate::watch::touch_db(env, a, Some(b));
+                    crate::watch::touch_db(env, b, Some(a));
                     env.shard.dbs.swap(a, b);
                 }
             })
@@ -652,7 +657,7 @@ fn randomkey(ctx: &mut ConnCtx, _argv: Vec<Bytes>) -> CmdFuture<'_> {
             .await
         } else {
             // Hold every shard so the counts stay true while we draw.
-            let tx = Tx::begin(&ctx.worker.shared, (0..nshards).collect()).await;
+            let tx = crate::dispatch::freeze(ctx, (0..nshards).collect()).await;
             let mut counts = tx
                 .run_all(move |env: &mut ShardEnv| env.shard.dbs.get(db).map_or(0, |d| d.len()))
                 .await;
@@ -916,13 +921,11 @@ fn scan(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
             } else {
                 let opts = opts.clone();
                 let remaining = at.remaining;
-                ctx.worker
-                    .shared
-                    .run_on(at.shard, move |env: &mut ShardEnv| {
-                        scan_shard(&mut env.shard, db, remaining, budget, &opts)
-                    })
-                    .await
-                    .ok_or_else(|| CmdError::msg("ERR server is shutting down"))?
+                crate::dispatch::run_on_shard(ctx, at.shard, move |env: &mut ShardEnv| {
+                    scan_shard(&mut env.shard, db, remaining, budget, &opts)
+                })
+                .await
+                .ok_or_else(|| CmdError::msg("ERR server is shutting down"))?
             };
             keys.extend(step.keys.into_iter().map(Reply::Bulk));
             budget = budget.saturating_sub(step.visited);

@@ -12,6 +12,7 @@ pub mod introspection;
 pub mod keys;
 pub mod list;
 pub mod lolwut;
+pub mod multi;
 pub mod scripting;
 pub mod sets;
 pub mod sort;
@@ -37,4 +38,5 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     hash::COMMANDS,
     list::COMMANDS,
     scripting::COMMANDS,
+    multi::COMMANDS,
 ];

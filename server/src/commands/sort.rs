@@ -23,7 +23,6 @@ use crate::command::{row, BeginSearch, CmdFuture, CommandSpec, Exec, FindKeys, K
 use crate::conn::ConnCtx;
 use crate::dispatch::run_inline;
 use crate::slot::shard_of;
-use crate::tx::Tx;
 use crate::worker::ShardEnv;
 use bytes::Bytes;
 use std::cmp::Ordering;
@@ -582,7 +581,7 @@ async fn sort_generic(ctx: &mut ConnCtx, argv: Vec<Bytes>, readonly: bool) -> Cm
         vec![src_shard]
     };
     shards.extend(store_shard);
-    let tx = Tx::begin(&ctx.worker.shared, shards).await;
+    let tx = crate::dispatch::freeze(ctx, shards).await;
     let db = ctx.client.db;
     let touch = !ctx.client.no_touch;
     let th = ctx.worker.env.borrow().limits.thresholds;
@@ -663,7 +662,7 @@ fn sort_local(
 /// Resolves pattern lookups on the shards owning them, one message per
 /// shard, keeping the order of `lookups`.
 async fn resolve_tx(
-    tx: &Tx,
+    tx: &crate::dispatch::Frozen,
     nshards: usize,
     db: usize,
     touch: bool,
