@@ -388,6 +388,10 @@ pub async fn run(ctx: &crate::conn::ConnCtx, req: Request) -> Reply {
     let worker_id = ctx.worker.id;
     let db = ctx.client.db;
     let limits = ctx.worker.env.borrow().limits.clone();
+    // Inside EXEC the connection already holds its shards (all of them when
+    // a script is queued): the script borrows them from that hold, since
+    // starting a transaction of its own would wait for them forever.
+    let held = ctx.hold.clone();
     // A spawned task: the shards come back even if the client goes away.
     let task = tokio::task::spawn_local(async move {
         let n = shared.nshards;
@@ -406,8 +410,11 @@ pub async fn run(ctx: &crate::conn::ConnCtx, req: Request) -> Reply {
             }
             set.sort_unstable();
             set.dedup();
-            let all_held = set.len() == n;
-            let tx = Tx::begin(&shared, set).await;
+            let tx = match &held {
+                Some(h) => Frozen::Hold(h.clone()),
+                None => Frozen::Tx(Tx::begin(&shared, set).await),
+            };
+            let all_held = tx.shards().len() == n;
             let databases = limits.databases;
             let mut shards = Vec::with_capacity(tx.shards().len());
             for &s in tx.shards() {
@@ -467,15 +474,25 @@ pub async fn run(ctx: &crate::conn::ConnCtx, req: Request) -> Reply {
                     .filter(|(ks, _)| *ks == s)
                     .map(|(_, k)| k.clone())
                     .collect();
+                let deferred = matches!(tx, Frozen::Hold(_));
+                let wake = keys.clone();
                 tx.run(s, move |env: &mut ShardEnv| {
                     env.shard = shard;
-                    // Hook (blocking): clients blocked on written keys.
-                    crate::blocking::after_write(env, keys.iter().map(|k| &k[..]));
+                    // Hook (WATCH): the script's writes dirty watchers.
+                    crate::watch::touch(env, db, keys.iter().map(|k| &k[..]));
+                    // Hook (blocking): clients blocked on written keys,
+                    // after EXEC when the script runs inside one.
+                    if !deferred {
+                        crate::blocking::after_write(env, keys.iter().map(|k| &k[..]));
+                    }
                 })
                 .await;
+                if let Frozen::Hold(h) = &tx {
+                    h.defer_wake(s, wake);
+                }
             }
             drop(tx);
-            if done.aborted && !wide {
+            if done.aborted && !wide && held.is_none() {
                 shared.scripts.mark_wide(&req.name);
                 wide = true;
                 continue;
@@ -485,6 +502,33 @@ pub async fn run(ctx: &crate::conn::ConnCtx, req: Request) -> Reply {
     });
     task.await
         .unwrap_or_else(|_| Reply::error("ERR script run failed"))
+}
+
+/// The shards a script runs over: its own transaction, or the hold of the
+/// EXEC it runs in.
+enum Frozen {
+    Tx(Tx),
+    Hold(Rc<crate::hold::Hold>),
+}
+
+impl Frozen {
+    fn shards(&self) -> &[usize] {
+        match self {
+            Frozen::Tx(t) => t.shards(),
+            Frozen::Hold(h) => h.shards(),
+        }
+    }
+
+    async fn run<R, F>(&self, s: usize, f: F) -> Option<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut ShardEnv) -> R + Send + 'static,
+    {
+        match self {
+            Frozen::Tx(t) => t.run(s, f).await,
+            Frozen::Hold(h) => h.run_on(s, f).await,
+        }
+    }
 }
 
 /// Compiles a script on this worker's script thread (SCRIPT LOAD).
