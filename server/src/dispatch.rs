@@ -34,6 +34,12 @@ pub async fn execute(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> Reply {
         count_error(ctx, &reply);
         return reply;
     }
+    // Hook (tracking): remember the keys a tracking client reads.
+    crate::commands::tracking::before_command(ctx, cmd, &argv);
+    // Hook (monitor): the command as received, fed after it ran.
+    let monitored = (ctx.worker.shared.hub.monitors.any()
+        && !cmd.has(crate::command::flags::ADMIN | crate::command::flags::SKIP_MONITOR))
+    .then(|| argv.clone());
     // CLIENT PAUSE: wait while a pause holds this command back.
     let worker = ctx.worker.clone();
     let shared = &worker.shared;
@@ -62,6 +68,14 @@ pub async fn execute(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> Reply {
     };
     let usec = start.elapsed().as_micros() as u64;
     let reply = finish(ctx, cmd, parent, result, usec);
+    crate::commands::tracking::after_command(ctx, parent);
+    if let Some(args) = monitored {
+        let source = ctx.client.info.addr.to_string();
+        shared
+            .hub
+            .monitors
+            .feed(&shared.hub, ctx.client.db, &source, &args);
+    }
     shared
         .stats
         .total_commands_processed
@@ -184,6 +198,20 @@ fn gates(
     if !ctx.client.authenticated && !cmd.has(crate::command::flags::NO_AUTH) {
         return Err(CmdError::msg("NOAUTH Authentication required."));
     }
+    // Hook (pubsub): a RESP2 connection with subscriptions only takes
+    // (un)subscriptions, PING, QUIT and RESET.
+    if ctx.client.resp == crate::protocol::encode::Resp::V2
+        && ctx.client.subs.active()
+        && !crate::commands::pubsub::allowed_in_resp2_pubsub(parent.map_or(cmd.name, |p| p.name))
+    {
+        return Err(CmdError::Other(
+            format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                cmd.full_name(parent)
+            )
+            .into(),
+        ));
+    }
     Ok(())
 }
 
@@ -267,6 +295,7 @@ async fn run_keyed(
     }
     let db = ctx.client.db;
     let touch = !ctx.client.no_touch;
+    let client = ctx.client.id;
     // Hook (blocking): after a write, serve clients blocked on its keys in
     // the same shard step, before the next command runs there.
     let write = cmd.has(crate::command::flags::WRITE);
@@ -286,13 +315,7 @@ async fn run_keyed(
             .worker
             .shared
             .run_on(target, move |env| {
-                let mut sctx = ShardCtx {
-                    shard: &mut env.shard,
-                    db,
-                    touch,
-                    limits: &env.limits,
-                };
-                let r = f(&mut sctx, &argv);
+                let r = crate::notify::with_ctx(env, db, touch, client, |sctx| f(sctx, &argv));
                 if write {
                     crate::blocking::after_write(env, positions.iter().map(|&p| &argv[p][..]));
                 }
@@ -312,13 +335,7 @@ pub async fn run_inline<R>(ctx: &ConnCtx, f: impl FnOnce(&mut ShardCtx<'_>) -> R
     let mut env = ctx.worker.env.borrow_mut();
     let env = &mut *env;
     env.shard.refresh_time();
-    let mut sctx = ShardCtx {
-        shard: &mut env.shard,
-        db: ctx.client.db,
-        touch: !ctx.client.no_touch,
-        limits: &env.limits,
-    };
-    f(&mut sctx)
+    crate::notify::with_ctx(env, ctx.client.db, !ctx.client.no_touch, ctx.client.id, f)
 }
 
 type Moved = Vec<(usize, Bytes, Entry)>;
@@ -347,28 +364,45 @@ pub async fn gather_run_scatter<R>(
     }
     let tx = Tx::begin(&shared, by_shard.iter().map(|(s, _)| *s).collect()).await;
     let limits = ctx.worker.env.borrow().limits.clone();
+    let hub = shared.hub.clone();
+    let client = ctx.client.id;
     let mut scratch = Shard::new(usize::MAX, limits.databases);
     let now = scratch.refresh_time();
     for (s, ks) in &by_shard {
         let ks = ks.clone();
         let moved: Moved = tx
-            .run(*s, move |env: &mut ShardEnv| take_keys(&mut env.shard, &ks))
+            .run(*s, move |env: &mut ShardEnv| {
+                // Keys found expired here are real expiries: report them.
+                let logging = crate::notify::sync_logging(&mut env.shard, &env.hub);
+                let moved = take_keys(&mut env.shard, &ks);
+                if logging {
+                    crate::notify::after_step(&mut env.shard, &env.hub, client);
+                }
+                moved
+            })
             .await
             .unwrap_or_default();
         for (db, k, e) in moved {
             if let Some(d) = scratch.dbs.get_mut(db) {
-                d.insert_entry(&k, e);
+                d.put_entry(&k, e);
             }
         }
     }
     let r = {
+        let logging = crate::notify::sync_logging(&mut scratch, &hub);
         let mut sctx = ShardCtx {
             shard: &mut scratch,
             db: ctx.client.db,
             touch: !ctx.client.no_touch,
             limits: &limits,
+            hub: &hub,
+            client,
         };
-        f(&mut sctx)
+        let r = f(&mut sctx);
+        if logging {
+            crate::notify::after_step(&mut scratch, &hub, client);
+        }
+        r
     };
     let stats = scratch.stats();
     for (i, (s, ks)) in by_shard.iter().enumerate() {
@@ -387,7 +421,7 @@ pub async fn gather_run_scatter<R>(
         tx.run(*s, move |env: &mut ShardEnv| {
             for (dbi, k, e) in back {
                 if let Some(d) = env.shard.dbs.get_mut(dbi) {
-                    d.insert_entry(&k, e);
+                    d.put_entry(&k, e);
                 }
             }
             // Hook (blocking): keys put back may serve blocked clients.
@@ -432,6 +466,16 @@ where
     F: Fn(&mut ShardEnv) -> R + Send + Sync + Clone + 'static,
 {
     let shared = ctx.worker.shared.clone();
+    let client = ctx.client.id;
+    // Keys found expired on the way are reported like any expiry.
+    let f = move |env: &mut ShardEnv| {
+        let logging = crate::notify::sync_logging(&mut env.shard, &env.hub);
+        let r = f(env);
+        if logging {
+            crate::notify::after_step(&mut env.shard, &env.hub, client);
+        }
+        r
+    };
     if shared.nshards == 1 {
         ctx.worker.wait_unfrozen().await;
         let mut env = ctx.worker.env.borrow_mut();
@@ -460,7 +504,12 @@ pub struct RemotePlan {
 /// and goes through [`execute`] one by one.
 pub fn remote_plan(ctx: &ConnCtx, argv: &[Bytes]) -> Option<RemotePlan> {
     let shared = &ctx.worker.shared;
-    if shared.nshards == 1 || shared.pause.is_paused() {
+    // Tracking clients and monitors need dispatch's per-command hooks.
+    if shared.nshards == 1
+        || shared.pause.is_paused()
+        || ctx.client.tracking.is_some()
+        || shared.hub.monitors.any()
+    {
         return None;
     }
     let (cmd, parent) = resolve(argv).ok()?;
@@ -503,6 +552,7 @@ pub async fn execute_remote_batch(
     let n = batch.len();
     let db = ctx.client.db;
     let touch = !ctx.client.no_touch;
+    let client = ctx.client.id;
     let mut meta = Vec::with_capacity(n);
     let mut work = Vec::with_capacity(n);
     for (plan, argv) in batch {
@@ -518,13 +568,7 @@ pub async fn execute_remote_batch(
             work.into_iter()
                 .map(|(f, argv, write, positions)| {
                     env.shard.refresh_time();
-                    let mut sctx = ShardCtx {
-                        shard: &mut env.shard,
-                        db,
-                        touch,
-                        limits: &env.limits,
-                    };
-                    let r = f(&mut sctx, &argv);
+                    let r = crate::notify::with_ctx(env, db, touch, client, |sctx| f(sctx, &argv));
                     if write {
                         // Serve clients blocked on these keys before the
                         // next command, as the unbatched path does.

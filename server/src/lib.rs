@@ -13,12 +13,17 @@ pub mod config;
 pub mod conn;
 pub mod dispatch;
 pub mod knobs;
+pub mod monitor;
+pub mod notify;
+pub mod outbox;
 pub mod pause;
 pub mod protocol;
+pub mod pubsub;
 pub mod server;
 pub mod slot;
 pub mod slowlog;
 pub mod stats;
+pub mod tracking;
 pub mod tx;
 pub mod worker;
 

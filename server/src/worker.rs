@@ -26,6 +26,8 @@ pub struct ShardEnv {
     pub cmdstats: CmdStats,
     /// Hook (blocking): clients blocked on this shard's keys.
     pub blocking: crate::blocking::ShardWaiters,
+    /// Pub/sub and friends: where keyspace events and invalidations go.
+    pub hub: Arc<crate::pubsub::Hub>,
 }
 
 /// A message to a worker's inbox.
@@ -93,6 +95,7 @@ pub fn spawn(
                 }
             };
             let databases = limits.databases;
+            let hub = shared.hub.clone();
             let worker = Rc::new(Worker {
                 id,
                 shared,
@@ -101,6 +104,7 @@ pub fn spawn(
                     limits,
                     cmdstats: CmdStats::default(),
                     blocking: Default::default(),
+                    hub,
                 }),
                 frozen: Cell::new(false),
                 unfrozen: Notify::new(),
@@ -149,6 +153,11 @@ async fn cron(worker: Rc<Worker>) {
             continue;
         }
         let mut env = worker.env.borrow_mut();
+        let env = &mut *env;
+        let logging = crate::notify::sync_logging(&mut env.shard, &env.hub);
         env.shard.active_expire_cycle(effort);
+        if logging {
+            crate::notify::after_step(&mut env.shard, &env.hub, 0);
+        }
     }
 }

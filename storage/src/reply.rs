@@ -43,6 +43,9 @@ pub enum Reply {
     Verbatim(&'static str, Bytes),
     /// A push frame in RESP3; an array in RESP2.
     Push(Vec<Reply>),
+    /// Several replies in a row for one command (SUBSCRIBE a b confirms
+    /// each channel with a reply of its own).
+    Multi(Vec<Reply>),
 }
 
 impl Reply {

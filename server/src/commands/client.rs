@@ -20,6 +20,20 @@ const SUB: u32 = NOSCRIPT | LOADING | STALE;
 
 /// CLIENT's subcommands.
 static CLIENT_SUBS: &[CommandSpec] = &[
+    row(
+        "caching",
+        3,
+        SUB,
+        Keys::None,
+        Exec::Coord(crate::commands::tracking::caching),
+    )
+    .acl(CONN)
+    .doc(
+        "connection",
+        "6.0.0",
+        "Instructs the server whether to track the keys in the next request.",
+        "O(1)",
+    ),
     row("getname", 2, SUB, Keys::None, Exec::Coord(getname))
         .acl(CONN)
         .doc(
@@ -28,6 +42,20 @@ static CLIENT_SUBS: &[CommandSpec] = &[
             "Returns the name of the connection.",
             "O(1)",
         ),
+    row(
+        "getredir",
+        2,
+        SUB,
+        Keys::None,
+        Exec::Coord(crate::commands::tracking::getredir),
+    )
+    .acl(CONN)
+    .doc(
+        "connection",
+        "6.0.0",
+        "Returns the client ID to which the connection's tracking notifications are redirected.",
+        "O(1)",
+    ),
     row("help", 2, LOADING | STALE, Keys::None, Exec::Coord(help))
         .acl(CONN)
         .doc(
@@ -141,6 +169,34 @@ static CLIENT_SUBS: &[CommandSpec] = &[
         .acl(CONN)
         .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
         .doc("connection", "2.6.9", "Sets the connection name.", "O(1)"),
+    row(
+        "tracking",
+        -3,
+        SUB,
+        Keys::None,
+        Exec::Coord(crate::commands::tracking::tracking),
+    )
+    .acl(CONN)
+    .doc(
+        "connection",
+        "6.0.0",
+        "Controls server-assisted client-side caching for the connection.",
+        "O(1). Some options may introduce additional complexity.",
+    ),
+    row(
+        "trackinginfo",
+        2,
+        SUB,
+        Keys::None,
+        Exec::Coord(crate::commands::tracking::trackinginfo),
+    )
+    .acl(CONN)
+    .doc(
+        "connection",
+        "6.2.0",
+        "Returns information about server-assisted client-side caching for the connection.",
+        "O(1)",
+    ),
     row("unblock", -3, ADMIN | SUB, Keys::None, Exec::Coord(unblock))
         .acl(ADMIN_CONN)
         .doc(
@@ -663,6 +719,12 @@ fn help(_ctx: &mut ConnCtx, _argv: Vec<Bytes>) -> CmdFuture<'_> {
 fn reset(ctx: &mut ConnCtx, _argv: Vec<Bytes>) -> CmdFuture<'_> {
     Box::pin(async move {
         let requirepass = !crate::knobs::requirepass(&ctx.worker.shared.config()).is_empty();
+        // Hook (pubsub, tracking, monitor): RESET leaves every subscription,
+        // turns tracking off and ends MONITOR.
+        crate::commands::pubsub::leave_all(ctx);
+        crate::commands::tracking::disable(ctx);
+        ctx.worker.shared.hub.monitors.remove(ctx.client.id);
+        ctx.client.info.monitor.store(false, Ordering::Relaxed);
         let c = &mut ctx.client;
         c.db = 0;
         c.info.db.store(0, Ordering::Relaxed);

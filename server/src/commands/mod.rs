@@ -12,9 +12,12 @@ pub mod introspection;
 pub mod keys;
 pub mod list;
 pub mod lolwut;
+pub mod monitor;
+pub mod pubsub;
 pub mod sets;
 pub mod sort;
 pub mod strings;
+pub mod tracking;
 pub mod zset;
 
 use crate::command::CommandSpec;
@@ -35,4 +38,6 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     sort::COMMANDS,
     hash::COMMANDS,
     list::COMMANDS,
+    pubsub::COMMANDS,
+    monitor::COMMANDS,
 ];

@@ -1082,6 +1082,8 @@ mod tests {
             db: 0,
             touch: true,
             limits,
+            hub: crate::pubsub::Hub::detached(),
+            client: 0,
         };
         match f(&mut ctx, &argv) {
             Ok(r) => r,
