@@ -28,11 +28,17 @@ impl ShardCtx<'_> {
     /// `event` of class `class` (Redis's `signalModifiedKey` +
     /// `notifyKeyspaceEvent`).
     pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
+        self.flush_logged();
+        self.key_modified(key);
+        self.event(class, event, key);
+    }
+
+    /// Emits what storage logged so far (`new`, `expired`...), so those
+    /// come before the command's own event, as in Redis.
+    fn flush_logged(&mut self) {
         if self.shard.dbs.first().is_some_and(|d| d.log_events) {
             drain_logged(self.shard, self.hub, self.client);
         }
-        self.key_modified(key);
-        self.event(class, event, key);
     }
 
     /// The modified-key signal alone (a change Redis reports with no
@@ -44,7 +50,15 @@ impl ShardCtx<'_> {
 
     /// The keyspace event alone (`new`, or an event without a change).
     pub fn event(&mut self, class: u32, event: &str, key: &[u8]) {
+        self.flush_logged();
         publish_event(self.hub, class, event, key, self.db);
+    }
+
+    /// A keyspace event in database `db` (MOVE's `move_to`, COPY's
+    /// `copy_to` with DB).
+    pub fn event_in(&mut self, db: usize, class: u32, event: &str, key: &[u8]) {
+        self.flush_logged();
+        publish_event(self.hub, class, event, key, db);
     }
 
     /// True when events of `class` are published (skip building costly
