@@ -72,7 +72,7 @@ pub fn tracking(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
             return Err(err("ERR OPTIN and OPTOUT are not compatible with BCAST"));
         }
         if opts.optin && opts.optout {
-            return Err(err("ERR You can't use both OPTIN and OPTOUT"));
+            return Err(err("ERR You can't specify both OPTIN mode and OPTOUT mode"));
         }
         if let Some(cur) = &ctx.client.tracking {
             if (opts.optin && cur.optout) || (opts.optout && cur.optin) {
