@@ -262,6 +262,9 @@ struct Pair {
 /// (`CLIENT TRACKING ON REDIRECT $CLIENTID:2`): ids differ between the two.
 const CLIENT_ID_ARG: &[u8] = b"$CLIENTID:";
 
+/// A command's arguments.
+type Args = Vec<Vec<u8>>;
+
 struct Run<'a> {
     cfg: &'a RunConfig,
     magpie_addr: SocketAddr,
@@ -455,7 +458,7 @@ impl Run<'_> {
     /// `$CLIENTID:N` replaced by connection N's id on that server. The id is
     /// asked with CLIENT ID the first time, so connection N must not be a
     /// RESP2 subscriber then.
-    fn substitute_ids(&mut self, args: &[Vec<u8>]) -> Result<(Vec<Vec<u8>>, Vec<Vec<u8>>), String> {
+    fn substitute_ids(&mut self, args: &[Vec<u8>]) -> Result<(Args, Args), String> {
         let mut m = args.to_vec();
         let mut r = args.to_vec();
         for (i, a) in args.iter().enumerate() {
@@ -482,7 +485,7 @@ impl Run<'_> {
         if let Some(ids) = &pair.ids {
             return Ok(ids.clone());
         }
-        let mut ask = |c: &mut Conn| -> Result<Vec<u8>, String> {
+        let ask = |c: &mut Conn| -> Result<Vec<u8>, String> {
             c.send(&[b"CLIENT".to_vec(), b"ID".to_vec()]);
             match c.read(1).replies.first() {
                 Some(Reply::Integer(n)) => Ok(n.to_string().into_bytes()),

@@ -214,10 +214,25 @@ async fn run(ctx: &mut ConnCtx, stream: &mut tokio::net::TcpStream) -> std::io::
                             let reply = {
                                 let exec = crate::dispatch::execute(ctx, argv);
                                 tokio::pin!(exec);
-                                tokio::select! {
-                                    biased;
-                                    r = &mut exec => r,
-                                    _ = crate::blocking::closed_while_blocked(&info, stream) => return Ok(()),
+                                loop {
+                                    tokio::select! {
+                                        biased;
+                                        r = &mut exec => break r,
+                                        _ = crate::blocking::closed_while_blocked(&info, stream) => return Ok(()),
+                                        // Frames pushed while the command runs (a
+                                        // blocked BLPOP, a hop): offer them to the
+                                        // socket now, between replies.
+                                        _ = info.outbox.wake.notified(), if wbuf.is_empty() => {
+                                            taken += info.outbox.drain_front(&mut wbuf);
+                                            let n = match stream.try_write(&wbuf) {
+                                                Ok(n) => n,
+                                                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+                                                Err(e) => return Err(e),
+                                            };
+                                            info.outbox.ack_taken();
+                                            wbuf.drain(..n);
+                                        }
+                                    }
                                 }
                             };
                             taken += info.outbox.drain_front(&mut wbuf);
@@ -363,7 +378,18 @@ async fn flush(
     wbuf: &mut Vec<u8>,
     taken: &mut usize,
 ) -> std::io::Result<()> {
-    write_out(stream, info, wbuf).await?;
+    // Offer everything to the socket at once, then acknowledge the pushed
+    // frames as delivered (what Redis does once per event-loop turn); the
+    // rest, if the socket is full, follows asynchronously.
+    let n = match stream.try_write(wbuf) {
+        Ok(n) => n,
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+        Err(e) => return Err(e),
+    };
+    info.outbox.ack_taken();
+    if n < wbuf.len() {
+        write_out(stream, info, &wbuf[n..]).await?;
+    }
     shared
         .stats
         .net_output_bytes

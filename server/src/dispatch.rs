@@ -96,6 +96,8 @@ pub async fn execute(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> Reply {
         "command"
     };
     shared.latency.record(event, usec / 1000);
+    // Hook (tracking): invalidations reach their clients before this reply.
+    shared.hub.await_deliveries(ctx.client.id).await;
     reply
 }
 
@@ -594,5 +596,6 @@ pub async fn execute_remote_batch(
         .stats
         .total_commands_processed
         .fetch_add(n as u64, Ordering::Relaxed);
+    shared.hub.await_deliveries(ctx.client.id).await;
     replies
 }

@@ -9,6 +9,14 @@
 //! seconds, the queue is dropped and the client is killed, so a subscriber
 //! that stops reading costs at most its limit and never stalls anyone.
 //!
+//! Delivery acknowledgement: each pushed frame gets a sequence number;
+//! the connection acknowledges a frame once it has offered it to the
+//! socket (a non-blocking write attempt, as Redis writes its buffers once
+//! per event-loop turn). A writer whose command invalidated another
+//! client's cache waits for that (briefly, bounded) before its own reply,
+//! so a client that sees the writer's reply never reads a stale cached
+//! value (see `Hub::await_deliveries`).
+//!
 //! Invariants:
 //! - `bytes` is the sum of the queued frames' lengths plus the bytes the
 //!   connection took but has not written yet (`in_flight`);
@@ -30,15 +38,24 @@ pub struct Outbox {
     pub wake: Notify,
     /// Set once the limit was exceeded; the client is being closed.
     dead: AtomicBool,
+    /// Highest sequence number offered to the socket.
+    acked: AtomicU64,
+    /// Wakes writers waiting for `acked`.
+    pub acked_notify: Notify,
 }
 
 #[derive(Default)]
 struct Queue {
-    /// Frames to write before the reply of the command running now.
-    frames: VecDeque<Bytes>,
+    /// Frames to write before the reply of the command running now, with
+    /// their sequence numbers.
+    frames: VecDeque<(Bytes, u64)>,
     /// Frames to write after it (invalidations of the client's own writes,
     /// as Redis's `tracking_pending_keys`).
-    deferred: VecDeque<Bytes>,
+    deferred: VecDeque<(Bytes, u64)>,
+    /// Sequence number of the last frame pushed.
+    pushed: u64,
+    /// Sequence number of the last frame taken by the connection.
+    taken: u64,
     bytes: usize,
     in_flight: usize,
     soft_since: Option<Instant>,
@@ -54,14 +71,15 @@ pub enum Overflow {
 }
 
 impl Outbox {
-    /// Queues `frame`, checking `limit` (0 fields mean no limit). `Err`
-    /// when the client is (now) over its limit: the caller kills it.
+    /// Queues `frame`, checking `limit` (0 fields mean no limit). Returns
+    /// the frame's sequence number, or `Err` when the client is (now) over
+    /// its limit: the caller kills it.
     pub fn push(
         &self,
         frame: Bytes,
         deferred: bool,
         limit: OutputBufferLimit,
-    ) -> Result<(), Overflow> {
+    ) -> Result<u64, Overflow> {
         if self.dead.load(Ordering::Relaxed) {
             return Err(Overflow::Dead);
         }
@@ -69,21 +87,50 @@ impl Outbox {
             return Err(Overflow::Dead);
         };
         q.bytes += frame.len();
+        q.pushed += 1;
+        let seq = q.pushed;
         if deferred {
-            q.deferred.push_back(frame);
+            q.deferred.push_back((frame, seq));
         } else {
-            q.frames.push_back(frame);
+            q.frames.push_back((frame, seq));
         }
         let used = (q.bytes + q.in_flight) as u64;
         if over_limit(&mut q.soft_since, used, limit) {
             self.dead.store(true, Ordering::Relaxed);
             // Free the memory now; the connection closes at its next step.
-            *q = Queue::default();
+            let pushed = q.pushed;
+            *q = Queue {
+                pushed,
+                ..Queue::default()
+            };
+            drop(q);
+            self.acked_notify.notify_waiters();
             return Err(Overflow::JustExceeded);
         }
         drop(q);
         self.wake.notify_one();
-        Ok(())
+        Ok(seq)
+    }
+
+    /// The connection offered every frame it took to the socket.
+    pub fn ack_taken(&self) {
+        let taken = self.q.lock().map(|q| q.taken).unwrap_or(0);
+        if taken > self.acked.load(Ordering::Relaxed) {
+            self.acked.store(taken, Ordering::Relaxed);
+            self.acked_notify.notify_waiters();
+        }
+    }
+
+    /// Waits until frame `seq` was offered to the socket (or the client is
+    /// closing).
+    pub async fn wait_acked(&self, seq: u64) {
+        loop {
+            let n = self.acked_notify.notified();
+            if self.acked.load(Ordering::Relaxed) >= seq || self.is_dead() {
+                return;
+            }
+            n.await;
+        }
     }
 
     /// True once the client went over its limit.
@@ -100,7 +147,7 @@ impl Outbox {
         };
         let mut taken = 0;
         while taken < max {
-            let f = match q.frames.pop_front() {
+            let (f, seq) = match q.frames.pop_front() {
                 Some(f) => f,
                 None if deferred => match q.deferred.pop_front() {
                     Some(f) => f,
@@ -109,6 +156,7 @@ impl Outbox {
                 None => break,
             };
             taken += f.len();
+            q.taken = q.taken.max(seq);
             out.extend_from_slice(&f);
         }
         q.bytes -= taken;
@@ -179,8 +227,8 @@ mod tests {
     fn hard_limit_kills_and_frees() {
         let o = Outbox::default();
         let f = Bytes::from(vec![0u8; 100]);
-        for _ in 0..9 {
-            o.push(f.clone(), false, lim(1000, 0, 0)).unwrap();
+        for i in 0..9 {
+            assert_eq!(o.push(f.clone(), false, lim(1000, 0, 0)), Ok(i + 1));
         }
         assert_eq!(
             o.push(f.clone(), false, lim(1000, 0, 0)),

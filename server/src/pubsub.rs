@@ -19,8 +19,8 @@ use crate::config::OutputBufferLimit;
 use bytes::Bytes;
 use indexmap::IndexSet;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 /// The three namespaces of pub/sub.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +99,9 @@ impl ClientSubs {
 
 type Subscribers = Vec<Arc<ClientInfo>>;
 
+/// Frames (recipient, sequence number) a command pushed to other clients.
+type Deliveries = Vec<(Arc<ClientInfo>, u64)>;
+
 /// What shards and connections share for pushing to clients: the
 /// pub/sub registry, the output limits, the keyspace-notification flags,
 /// client tracking and MONITOR.
@@ -118,7 +121,14 @@ pub struct Hub {
     pub tracking: crate::tracking::Tracking,
     /// MONITOR clients.
     pub monitors: crate::monitor::Monitors,
+    /// Invalidations each running command pushed to other clients.
+    deliveries: Mutex<HashMap<u64, Deliveries>>,
+    any_deliveries: AtomicBool,
 }
+
+/// The longest a writer waits for its invalidations to reach their
+/// clients' sockets.
+pub const DELIVERY_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
 
 impl Hub {
     /// An empty hub over `clients`.
@@ -139,6 +149,8 @@ impl Hub {
             ),
             tracking: Default::default(),
             monitors: Default::default(),
+            deliveries: Mutex::default(),
+            any_deliveries: AtomicBool::new(false),
         }
     }
 
@@ -177,15 +189,16 @@ impl Hub {
 
     /// Pushes an encoded frame (`v2` for RESP2 clients, `v3` for RESP3) to
     /// a client, closing it if that takes it over its output limit.
-    /// Returns false if the client is gone or closing.
-    pub fn deliver(&self, c: &ClientInfo, v2: &Bytes, v3: &Bytes, deferred: bool) -> bool {
+    /// Returns the frame's sequence number in the client's outbox, `None`
+    /// if the client is gone or closing.
+    pub fn deliver(&self, c: &ClientInfo, v2: &Bytes, v3: &Bytes, deferred: bool) -> Option<u64> {
         let frame = if c.resp.load(Ordering::Relaxed) == 3 {
             v3.clone()
         } else {
             v2.clone()
         };
         match c.outbox.push(frame, deferred, self.limit_for(c)) {
-            Ok(()) => true,
+            Ok(seq) => Some(seq),
             Err(crate::outbox::Overflow::JustExceeded) => {
                 tracing::warn!(
                     "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
@@ -194,10 +207,55 @@ impl Hub {
                 );
                 crate::outbox::OBUF_DISCONNECTIONS.fetch_add(1, Ordering::Relaxed);
                 c.kill();
-                false
+                None
             }
-            Err(crate::outbox::Overflow::Dead) => false,
+            Err(crate::outbox::Overflow::Dead) => None,
         }
+    }
+
+    /// Remembers that the command client `current` runs pushed frame `seq`
+    /// to `to` (a cache invalidation): its reply waits for it, see
+    /// [`Hub::await_deliveries`].
+    pub fn note_delivery(&self, current: u64, to: Arc<ClientInfo>, seq: u64) {
+        if current == 0 || to.id == current {
+            return;
+        }
+        if let Ok(mut m) = self.deliveries.lock() {
+            m.entry(current).or_default().push((to, seq));
+            self.any_deliveries.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Before client `current` gets its reply: waits until the
+    /// invalidations its command caused were offered to their clients'
+    /// sockets, as Redis writes them in the same event-loop turn as the
+    /// reply. So a client that saw the reply of a write never serves the
+    /// old value from its cache. Bounded: a recipient whose socket is full
+    /// (it stopped reading) delays the writer by at most
+    /// [`DELIVERY_WAIT`].
+    pub async fn await_deliveries(&self, current: u64) {
+        if !self.any_deliveries.load(Ordering::Relaxed) {
+            return;
+        }
+        let mine = match self.deliveries.lock() {
+            Ok(mut m) => {
+                let v = m.remove(&current);
+                if m.is_empty() {
+                    self.any_deliveries.store(false, Ordering::Relaxed);
+                }
+                v
+            }
+            Err(_) => None,
+        };
+        let Some(mine) = mine else {
+            return;
+        };
+        let all = async {
+            for (to, seq) in &mine {
+                to.outbox.wait_acked(*seq).await;
+            }
+        };
+        let _ = tokio::time::timeout(DELIVERY_WAIT, all).await;
     }
 
     fn map(&self, kind: Kind) -> &RwLock<HashMap<Bytes, Subscribers>> {
@@ -275,7 +333,7 @@ impl Hub {
                 let word: &[u8] = if shard { b"smessage" } else { b"message" };
                 let (v2, v3) = frames(&[word, channel, msg]);
                 for c in subs {
-                    if self.deliver(c, &v2, &v3, false) {
+                    if self.deliver(c, &v2, &v3, false).is_some() {
                         n += 1;
                     }
                 }
@@ -289,7 +347,7 @@ impl Hub {
                 if storage::glob::glob_match(pat, channel, false) {
                     let (v2, v3) = frames(&[b"pmessage", pat, channel, msg]);
                     for c in subs {
-                        if self.deliver(c, &v2, &v3, false) {
+                        if self.deliver(c, &v2, &v3, false).is_some() {
                             n += 1;
                         }
                     }

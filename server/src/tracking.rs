@@ -382,7 +382,9 @@ impl Tracking {
             }
         }
         let f = Bytes::from(f);
-        hub.deliver(&to, &f, &f, to.id == current);
+        if let Some(seq) = hub.deliver(&to, &f, &f, to.id == current) {
+            hub.note_delivery(current, to, seq);
+        }
     }
 }
 
