@@ -341,10 +341,14 @@ fn client_type(name: &[u8]) -> CmdResult<ClientType> {
     Ok(t)
 }
 
-/// The type of a connected client: every client here is a normal one
-/// (no replication; pub/sub clients are not tracked by the registry).
-fn type_of(_c: &ClientInfo) -> ClientType {
-    ClientType::Normal
+/// The type of a connected client (Redis's getClientType): `pubsub`
+/// while it has subscriptions, `normal` otherwise (no replication here).
+fn type_of(c: &ClientInfo) -> ClientType {
+    if c.pubsub_active() {
+        ClientType::PubSub
+    } else {
+        ClientType::Normal
+    }
 }
 
 fn line_of(ctx: &ConnCtx, c: &ClientInfo) -> String {
