@@ -8,6 +8,9 @@ per request (from /proc/PID/stat), the fair comparison on a 2-core machine
 where the benchmark client is often the bottleneck.
 
 Usage: bench/compare.py [--requests N] [--shards N] [--tests set,get,...] [--magpie PATH]
+
+`--tests publish1,publish50` measures PUBLISH to a channel with 1 and 50
+subscribers (redis-cli processes on the client's core, reading everything).
 """
 
 import argparse
@@ -73,8 +76,37 @@ CUSTOM = {
 }
 
 
+def publish_test(test):
+    """`publish1`, `publish50`: PUBLISH to a channel with that many subscribers."""
+    if test.startswith("publish") and test[7:].isdigit():
+        return int(test[7:])
+    return None
+
+
+def numsub(port, channel):
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+        s.sendall(f"PUBSUB NUMSUB {channel}\r\n".encode())
+        reply = s.recv(256).split(b"\r\n")
+        return int(reply[4][1:])
+
+
+def start_subscribers(port, n):
+    """n redis-cli subscribers (on the client's core) that read everything."""
+    subs = [subprocess.Popen(["taskset", "-c", "1", "redis-cli", "-p", str(port), "subscribe", "bench:chan"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(n)]
+    deadline = time.time() + 10
+    while numsub(port, "bench:chan") < n:
+        if time.time() > deadline:
+            raise RuntimeError("subscribers did not subscribe")
+        time.sleep(0.01)
+    return subs
+
+
 def run_benchmark(port, test, pipeline, requests, clients=50, keyspace=100000):
-    what = CUSTOM[test] if test in CUSTOM else ["-t", test]
+    if publish_test(test) is not None:
+        what = ["PUBLISH", "bench:chan", "__rand_int__"]
+    else:
+        what = CUSTOM[test] if test in CUSTOM else ["-t", test]
     cmd = ["taskset", "-c", "1", "redis-benchmark", "-p", str(port), "-P", str(pipeline),
            "-c", str(clients), "-n", str(requests), "-r", str(keyspace), "--csv"] + what
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
@@ -93,9 +125,15 @@ def measure(kind, magpie, shards, test, pipeline, requests):
         run_benchmark(port, "set", 16, min(requests, 200000))
         if test.startswith("z"):
             run_benchmark(port, "zincrby", 16, min(requests, 200000))
-        before = cpu_seconds(proc.pid)
-        rps = run_benchmark(port, test, pipeline, requests)
-        cpu = cpu_seconds(proc.pid) - before
+        subs = start_subscribers(port, publish_test(test) or 0)
+        try:
+            before = cpu_seconds(proc.pid)
+            rps = run_benchmark(port, test, pipeline, requests)
+            cpu = cpu_seconds(proc.pid) - before
+        finally:
+            for s in subs:
+                s.terminate()
+                s.wait()
         return rps, cpu / requests * 1e6, startup
     finally:
         proc.terminate()

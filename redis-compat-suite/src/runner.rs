@@ -253,7 +253,17 @@ struct Pair {
     magpie: Conn,
     reference: Conn,
     pending: VecDeque<(usize, String, Modifiers)>,
+    /// CLIENT ID of this connection on (magpie, reference), asked the
+    /// first time a `$CLIENTID:N` argument names it.
+    ids: Option<(Vec<u8>, Vec<u8>)>,
 }
+
+/// The argument prefix replaced by a connection's CLIENT ID on each server
+/// (`CLIENT TRACKING ON REDIRECT $CLIENTID:2`): ids differ between the two.
+const CLIENT_ID_ARG: &[u8] = b"$CLIENTID:";
+
+/// A command's arguments.
+type Args = Vec<Vec<u8>>;
 
 struct Run<'a> {
     cfg: &'a RunConfig,
@@ -347,6 +357,7 @@ impl Run<'_> {
                 reference: Conn::open(self.reference_addr, self.cfg.resp)
                     .map_err(|e| format!("reference: {e}"))?,
                 pending: VecDeque::new(),
+                ids: None,
             };
             self.conns.insert(self.current, pair);
         }
@@ -422,8 +433,10 @@ impl Run<'_> {
                     self.judge(step.line, &step.text, mods, m, r);
                     return Ok(());
                 }
-                pair.magpie.send(args);
-                pair.reference.send(args);
+                let (m_args, r_args) = self.substitute_ids(args)?;
+                let pair = self.pair()?;
+                pair.magpie.send(&m_args);
+                pair.reference.send(&r_args);
                 if mods.noreply {
                     return Ok(());
                 }
@@ -439,6 +452,49 @@ impl Run<'_> {
             }
         }
         Ok(())
+    }
+
+    /// The command's arguments for (magpie, reference), with each
+    /// `$CLIENTID:N` replaced by connection N's id on that server. The id is
+    /// asked with CLIENT ID the first time, so connection N must not be a
+    /// RESP2 subscriber then.
+    fn substitute_ids(&mut self, args: &[Vec<u8>]) -> Result<(Args, Args), String> {
+        let mut m = args.to_vec();
+        let mut r = args.to_vec();
+        for (i, a) in args.iter().enumerate() {
+            let Some(n) = a.strip_prefix(CLIENT_ID_ARG) else {
+                continue;
+            };
+            let n: usize = std::str::from_utf8(n)
+                .ok()
+                .and_then(|t| t.parse().ok())
+                .ok_or_else(|| "bad $CLIENTID:N argument".to_string())?;
+            let saved = self.current;
+            self.current = n;
+            let ids = self.client_ids();
+            self.current = saved;
+            let (mid, rid) = ids?;
+            m[i] = mid;
+            r[i] = rid;
+        }
+        Ok((m, r))
+    }
+
+    fn client_ids(&mut self) -> Result<(Vec<u8>, Vec<u8>), String> {
+        let pair = self.pair()?;
+        if let Some(ids) = &pair.ids {
+            return Ok(ids.clone());
+        }
+        let ask = |c: &mut Conn| -> Result<Vec<u8>, String> {
+            c.send(&[b"CLIENT".to_vec(), b"ID".to_vec()]);
+            match c.read(1).replies.first() {
+                Some(Reply::Integer(n)) => Ok(n.to_string().into_bytes()),
+                other => Err(format!("CLIENT ID answered {other:?}")),
+            }
+        };
+        let ids = (ask(&mut pair.magpie)?, ask(&mut pair.reference)?);
+        pair.ids = Some(ids.clone());
+        Ok(ids)
     }
 
     fn judge(&mut self, line: usize, text: &str, mods: &Modifiers, m: Got, r: Got) {

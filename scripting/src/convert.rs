@@ -39,7 +39,9 @@ pub fn reply_to_lua(lua: &Lua, reply: &Reply, resp3: bool) -> mlua::Result<Value
                 Value::Boolean(false)
             }
         }
-        Reply::Array(items) | Reply::Push(items) => {
+        // `Multi` comes only from (un)subscribe commands, which scripts may
+        // not call; were one to arrive, its replies read as an array.
+        Reply::Array(items) | Reply::Push(items) | Reply::Multi(items) => {
             let t = lua.create_table_with_capacity(items.len(), 0)?;
             for (i, r) in items.iter().enumerate() {
                 t.raw_set(i + 1, reply_to_lua(lua, r, resp3)?)?;

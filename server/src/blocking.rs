@@ -209,13 +209,10 @@ fn serve_ready(env: &mut ShardEnv) {
             }
             let waiter = q[i].waiter.clone();
             let serve = q[i].serve.clone();
-            let mut sctx = ShardCtx {
-                shard: &mut env.shard,
-                db: q[i].db,
-                touch: true,
-                limits: &env.limits,
-            };
-            match serve(&mut sctx, &key, &|| waiter.claim()) {
+            let served = crate::notify::with_ctx(env, q[i].db, true, 0, |sctx| {
+                serve(sctx, &key, &|| waiter.claim())
+            });
+            match served {
                 Served::NotReady => i += 1,
                 Served::Gone => {
                     q.remove(i);
@@ -252,13 +249,9 @@ fn park(env: &mut ShardEnv, db: usize, keys: &[Bytes], waiter: &Arc<Waiter>, ser
         if waiter.is_done() {
             return;
         }
-        let mut sctx = ShardCtx {
-            shard: &mut env.shard,
-            db,
-            touch: true,
-            limits: &env.limits,
-        };
-        match serve(&mut sctx, k, &|| waiter.claim()) {
+        let served =
+            crate::notify::with_ctx(env, db, true, 0, |sctx| serve(sctx, k, &|| waiter.claim()));
+        match served {
             Served::NotReady => env
                 .blocking
                 .queues
@@ -354,6 +347,7 @@ pub async fn block(ctx: &mut ConnCtx, req: BlockRequest) -> CmdResult<Reply> {
     let n = shared.nshards;
     let db = ctx.client.db;
     let touch = !ctx.client.no_touch;
+    let client = ctx.client.id;
     let wait_on = by_shard(&req.keys, n);
     let mut all_keys = req.keys.clone();
     all_keys.extend(req.extra_keys.iter().cloned());
@@ -370,15 +364,8 @@ pub async fn block(ctx: &mut ConnCtx, req: BlockRequest) -> CmdResult<Reply> {
             let serve = req.serve.clone();
             let w = waiter.clone();
             let r = on_shard(ctx, s, move |env| {
-                let r = {
-                    let mut sctx = ShardCtx {
-                        shard: &mut env.shard,
-                        db,
-                        touch,
-                        limits: &env.limits,
-                    };
-                    attempt(&mut sctx, &keys)
-                };
+                let r =
+                    crate::notify::with_ctx(env, db, touch, client, |sctx| attempt(sctx, &keys));
                 if let Ok(None) = r {
                     park(env, db, &keys, &w, &serve);
                 } else {

@@ -50,6 +50,26 @@ pub struct ClientInfo {
     /// Hook (blocking): the waiter of a blocked command, for CLIENT
     /// UNBLOCK and the `b` flag.
     pub blocked: crate::blocking::BlockedSlot,
+    /// Frames pushed to this client by others (pub/sub, notifications,
+    /// invalidations, MONITOR), bounded by `client-output-buffer-limit`.
+    pub outbox: crate::outbox::Outbox,
+    /// Hook (pubsub): number of channels, patterns and shard channels.
+    pub subs: [AtomicUsize; 3],
+    /// Hook (tracking): the REDIRECT target while tracking is on, 0 for
+    /// none, -1 while tracking is off.
+    pub tracking_redir: AtomicI64,
+    /// Hook (tracking): CLIENT LIST flags `B` (bcast) and `R` (broken redirect).
+    pub tracking_flags: AtomicU8,
+    /// Hook (monitor): in MONITOR mode.
+    pub monitor: AtomicBool,
+}
+
+/// `tracking_flags` bits.
+pub mod tflags {
+    /// BCAST mode.
+    pub const BCAST: u8 = 1;
+    /// The redirect target is gone.
+    pub const BROKEN: u8 = 2;
 }
 
 /// Names a client sets about itself.
@@ -64,6 +84,41 @@ pub struct ClientNames {
 }
 
 impl ClientInfo {
+    /// A record for a new connection; the hooks start empty.
+    pub fn new(id: u64, addr: SocketAddr, laddr: SocketAddr, fd: i64, worker: usize) -> ClientInfo {
+        ClientInfo {
+            id,
+            addr,
+            laddr,
+            fd,
+            created: Instant::now(),
+            last_interaction_ms: AtomicU64::new(0),
+            db: AtomicUsize::new(0),
+            resp: AtomicU8::new(2),
+            names: Mutex::new(ClientNames::default()),
+            last_cmd: Mutex::new("NULL".to_string()),
+            qbuf: AtomicUsize::new(0),
+            killed: AtomicBool::new(false),
+            kill_notify: Notify::new(),
+            no_evict: AtomicBool::new(false),
+            no_touch: AtomicBool::new(false),
+            worker,
+            multi: AtomicI64::new(-1),
+            watch: Default::default(),
+            blocked: Default::default(),
+            outbox: Default::default(),
+            subs: Default::default(),
+            tracking_redir: AtomicI64::new(-1),
+            tracking_flags: AtomicU8::new(0),
+            monitor: AtomicBool::new(false),
+        }
+    }
+
+    /// True while the client has any subscription (Redis's `CLIENT_PUBSUB`).
+    pub fn pubsub_active(&self) -> bool {
+        self.subs.iter().any(|n| n.load(Ordering::Relaxed) > 0)
+    }
+
     /// Seconds since connecting.
     pub fn age_secs(&self) -> u64 {
         self.created.elapsed().as_secs()
@@ -96,13 +151,30 @@ impl ClientInfo {
             Some(c) => c.to_string(),
             None => self.last_cmd.lock().map(|c| c.clone()).unwrap_or_default(),
         };
-        // In Redis's order (getClientInfoString).
+        // Redis's order (getClientInfoString): O P x b t R B d e T.
         let mut flags = String::new();
+        if self.monitor.load(Ordering::Relaxed) {
+            flags.push('O');
+        }
+        if self.pubsub_active() {
+            flags.push('P');
+        }
         if self.multi.load(Ordering::Relaxed) >= 0 {
             flags.push('x');
         }
         if self.blocked.is_blocked() {
             flags.push('b');
+        }
+        let redir = self.tracking_redir.load(Ordering::Relaxed);
+        if redir >= 0 {
+            flags.push('t');
+            let tf = self.tracking_flags.load(Ordering::Relaxed);
+            if tf & tflags::BROKEN != 0 {
+                flags.push('R');
+            }
+            if tf & tflags::BCAST != 0 {
+                flags.push('B');
+            }
         }
         if self.watch.is_dirty() {
             flags.push('d');
@@ -117,8 +189,9 @@ impl ClientInfo {
             flags.push('N');
         }
         let qbuf = self.qbuf.load(Ordering::Relaxed);
+        let (oll, omem) = self.outbox.usage();
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} watch={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs=16384 rbp=16384 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} watch={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs=16384 rbp=16384 obl=0 oll={} omem={} tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -128,13 +201,19 @@ impl ClientInfo {
             self.idle_secs(),
             flags,
             self.db.load(Ordering::Relaxed),
+            self.subs[0].load(Ordering::Relaxed),
+            self.subs[1].load(Ordering::Relaxed),
+            self.subs[2].load(Ordering::Relaxed),
             self.multi.load(Ordering::Relaxed),
             self.watch.keys(),
             qbuf,
             16384usize.saturating_sub(qbuf),
             0,
-            16384 + 1024 + qbuf,
+            oll,
+            omem,
+            16384 + 1024 + qbuf + omem,
             cmd,
+            redir,
             self.resp.load(Ordering::Relaxed),
             names.lib_name,
             names.lib_ver,
@@ -175,6 +254,11 @@ impl ClientRegistry {
             .lock()
             .map(|m| m.values().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// The client with this id, if connected.
+    pub fn get(&self, id: u64) -> Option<Arc<ClientInfo>> {
+        self.clients.lock().ok()?.get(&id).cloned()
     }
 
     /// Number of connected clients.

@@ -3,18 +3,17 @@
 //! The network side knows no commands: it turns bytes into argument
 //! vectors, hands them to `dispatch`, and encodes the replies.
 
-use crate::clients::{ClientInfo, ClientNames};
+use crate::clients::ClientInfo;
 use crate::protocol::encode::{encode, Resp};
 use crate::protocol::request::{Parsed, ParserLimits, RequestParser};
 use crate::worker::Worker;
 use bytes::BytesMut;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
 use storage::Reply;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::Notify;
 
 /// Whether replies are sent (CLIENT REPLY).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +50,12 @@ pub struct Client {
     pub multi: Option<crate::commands::multi::MultiState>,
     /// Keys under WATCH, in the order watched.
     pub watched: Vec<crate::watch::Watched>,
+    /// Hook (pubsub): this connection's subscriptions.
+    pub subs: crate::pubsub::ClientSubs,
+    /// Hook (tracking): CLIENT TRACKING options while tracking is on.
+    pub tracking: Option<crate::tracking::Options>,
+    /// Hook (tracking): CLIENT CACHING was given for the next command.
+    pub caching: bool,
 }
 
 /// What a command handler gets: the client and the worker it runs on.
@@ -126,30 +131,11 @@ pub async fn serve(worker: Rc<Worker>, std_stream: std::net::TcpStream) {
         return;
     }
     let id = shared.clients.next_id();
-    let info = Arc::new(ClientInfo {
-        id,
-        addr,
-        laddr,
-        fd: {
-            use std::os::fd::AsRawFd;
-            stream.as_raw_fd() as i64
-        },
-        created: Instant::now(),
-        last_interaction_ms: AtomicU64::new(0),
-        db: AtomicUsize::new(0),
-        resp: AtomicU8::new(2),
-        names: Mutex::new(ClientNames::default()),
-        last_cmd: Mutex::new("NULL".to_string()),
-        qbuf: AtomicUsize::new(0),
-        killed: AtomicBool::new(false),
-        kill_notify: Notify::new(),
-        no_evict: AtomicBool::new(false),
-        no_touch: AtomicBool::new(false),
-        worker: worker.id,
-        multi: AtomicI64::new(-1),
-        watch: Default::default(),
-        blocked: Default::default(),
-    });
+    let fd = {
+        use std::os::fd::AsRawFd;
+        stream.as_raw_fd() as i64
+    };
+    let info = Arc::new(ClientInfo::new(id, addr, laddr, fd, worker.id));
     shared.clients.add(info.clone());
     let mut ctx = ConnCtx {
         client: Client {
@@ -163,6 +149,9 @@ pub async fn serve(worker: Rc<Worker>, std_stream: std::net::TcpStream) {
             info: info.clone(),
             multi: None,
             watched: Vec::new(),
+            subs: Default::default(),
+            tracking: None,
+            caching: false,
         },
         worker,
         hold: None,
@@ -174,6 +163,9 @@ pub async fn serve(worker: Rc<Worker>, std_stream: std::net::TcpStream) {
     // A hold left by a cancelled EXEC releases before the watches go.
     ctx.hold = None;
     crate::commands::multi::forget_watches(&mut ctx);
+    crate::commands::pubsub::leave_all(&mut ctx);
+    shared.hub.tracking.disable(id);
+    shared.hub.monitors.remove(id);
     shared.clients.remove(id);
     shared
         .stats
@@ -189,6 +181,8 @@ async fn run(ctx: &mut ConnCtx, stream: &mut tokio::net::TcpStream) -> std::io::
     let mut pending: Option<Parsed> = None;
     let mut rbuf = BytesMut::with_capacity(16 * 1024);
     let mut wbuf: Vec<u8> = Vec::with_capacity(16 * 1024);
+    // Outbox bytes moved into `wbuf` and not written yet.
+    let mut taken = 0usize;
     loop {
         let (max_bulk, query_limit, timeout) = {
             let cfg = shared
@@ -233,13 +227,30 @@ async fn run(ctx: &mut ConnCtx, stream: &mut tokio::net::TcpStream) -> std::io::
                             let reply = {
                                 let exec = crate::dispatch::execute(ctx, argv);
                                 tokio::pin!(exec);
-                                tokio::select! {
-                                    biased;
-                                    r = &mut exec => r,
-                                    _ = crate::blocking::closed_while_blocked(&info, stream) => return Ok(()),
+                                loop {
+                                    tokio::select! {
+                                        biased;
+                                        r = &mut exec => break r,
+                                        _ = crate::blocking::closed_while_blocked(&info, stream) => return Ok(()),
+                                        // Frames pushed while the command runs (a
+                                        // blocked BLPOP, a hop): offer them to the
+                                        // socket now, between replies.
+                                        _ = info.outbox.wake.notified(), if wbuf.is_empty() => {
+                                            taken += info.outbox.drain_front(&mut wbuf);
+                                            let n = match stream.try_write(&wbuf) {
+                                                Ok(n) => n,
+                                                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+                                                Err(e) => return Err(e),
+                                            };
+                                            info.outbox.ack_taken();
+                                            wbuf.drain(..n);
+                                        }
+                                    }
                                 }
                             };
+                            taken += info.outbox.drain_front(&mut wbuf);
                             write_reply(ctx, &reply, &mut wbuf);
+                            taken += info.outbox.drain_into(&mut wbuf, usize::MAX, true);
                         }
                         Some(plan) => {
                             let target = plan.target;
@@ -263,21 +274,18 @@ async fn run(ctx: &mut ConnCtx, stream: &mut tokio::net::TcpStream) -> std::io::
                                 }
                             }
                             for reply in crate::dispatch::execute_remote_batch(ctx, batch).await {
+                                taken += info.outbox.drain_front(&mut wbuf);
                                 write_reply(ctx, &reply, &mut wbuf);
                             }
+                            taken += info.outbox.drain_into(&mut wbuf, usize::MAX, true);
                         }
                     }
                     if ctx.client.close_after_reply {
-                        stream.write_all(&wbuf).await?;
+                        write_out(stream, &info, &wbuf).await?;
                         return Ok(());
                     }
                     if wbuf.len() >= 64 * 1024 {
-                        stream.write_all(&wbuf).await?;
-                        shared
-                            .stats
-                            .net_output_bytes
-                            .fetch_add(wbuf.len() as u64, Ordering::Relaxed);
-                        wbuf.clear();
+                        flush(stream, &info, &shared, &mut wbuf, &mut taken).await?;
                     }
                 }
                 Parsed::Incomplete => break,
@@ -296,21 +304,23 @@ async fn run(ctx: &mut ConnCtx, stream: &mut tokio::net::TcpStream) -> std::io::
                     wbuf.push(b'-');
                     wbuf.extend_from_slice(&e.message_bytes());
                     wbuf.extend_from_slice(b"\r\n");
-                    stream.write_all(&wbuf).await?;
+                    write_out(stream, &info, &wbuf).await?;
                     return Ok(());
                 }
             }
         }
-        if !wbuf.is_empty() {
-            stream.write_all(&wbuf).await?;
-            shared
-                .stats
-                .net_output_bytes
-                .fetch_add(wbuf.len() as u64, Ordering::Relaxed);
-            wbuf.clear();
-            if wbuf.capacity() > 1024 * 1024 {
-                wbuf.shrink_to(16 * 1024);
+        // Replies, then whatever others pushed meanwhile, in chunks so a
+        // slow reader holds at most one chunk here (the rest stays counted
+        // against its limit in the outbox).
+        loop {
+            taken += info.outbox.drain_into(&mut wbuf, 64 * 1024, true);
+            if wbuf.is_empty() {
+                break;
             }
+            flush(stream, &info, &shared, &mut wbuf, &mut taken).await?;
+        }
+        if wbuf.capacity() > 1024 * 1024 {
+            wbuf.shrink_to(16 * 1024);
         }
         if (rbuf.len() + parser.pending_bytes()) as u64 >= query_limit {
             tracing::warn!(
@@ -324,6 +334,8 @@ async fn run(ctx: &mut ConnCtx, stream: &mut tokio::net::TcpStream) -> std::io::
             rbuf.reserve(16 * 1024);
         }
         let read = stream.read_buf(&mut rbuf);
+        // Redis never times out a client in pub/sub mode.
+        let timeout = if ctx.client.subs.active() { 0 } else { timeout };
         let n = if timeout > 0 {
             tokio::select! {
                 r = tokio::time::timeout(Duration::from_secs(timeout), read) => match r {
@@ -331,11 +343,15 @@ async fn run(ctx: &mut ConnCtx, stream: &mut tokio::net::TcpStream) -> std::io::
                     Err(_) => return Ok(()),
                 },
                 _ = info.kill_notify.notified() => return Ok(()),
+                // Pushed frames: go round and write them (read_buf is
+                // cancel-safe: nothing was read).
+                _ = info.outbox.wake.notified() => continue,
             }
         } else {
             tokio::select! {
                 r = read => r?,
                 _ = info.kill_notify.notified() => return Ok(()),
+                _ = info.outbox.wake.notified() => continue,
             }
         };
         if n == 0 {
@@ -349,6 +365,51 @@ async fn run(ctx: &mut ConnCtx, stream: &mut tokio::net::TcpStream) -> std::io::
         info.last_interaction_ms
             .store(info.created.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
+}
+
+/// Writes `buf`, giving up when the client is killed meanwhile (a client
+/// over its output limit that stopped reading must not hold its task).
+async fn write_out(
+    stream: &mut tokio::net::TcpStream,
+    info: &ClientInfo,
+    buf: &[u8],
+) -> std::io::Result<()> {
+    if info.killed.load(Ordering::Relaxed) {
+        return Err(std::io::Error::other("client killed"));
+    }
+    tokio::select! {
+        r = stream.write_all(buf) => r,
+        _ = info.kill_notify.notified() => Err(std::io::Error::other("client killed")),
+    }
+}
+
+/// Writes and empties `wbuf`, releasing the outbox bytes it held.
+async fn flush(
+    stream: &mut tokio::net::TcpStream,
+    info: &ClientInfo,
+    shared: &crate::server::Shared,
+    wbuf: &mut Vec<u8>,
+    taken: &mut usize,
+) -> std::io::Result<()> {
+    // Offer everything to the socket at once, then acknowledge the pushed
+    // frames as delivered (what Redis does once per event-loop turn); the
+    // rest, if the socket is full, follows asynchronously.
+    let n = match stream.try_write(wbuf) {
+        Ok(n) => n,
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+        Err(e) => return Err(e),
+    };
+    info.outbox.ack_taken();
+    if n < wbuf.len() {
+        write_out(stream, info, &wbuf[n..]).await?;
+    }
+    shared
+        .stats
+        .net_output_bytes
+        .fetch_add(wbuf.len() as u64, Ordering::Relaxed);
+    wbuf.clear();
+    info.outbox.written(std::mem::take(taken));
+    Ok(())
 }
 
 fn write_reply(ctx: &mut ConnCtx, reply: &Reply, wbuf: &mut Vec<u8>) {

@@ -112,6 +112,12 @@ pub async fn run_resolved(
 ) -> Reply {
     let worker = ctx.worker.clone();
     let shared = &worker.shared;
+    // Hook (tracking): remember the keys a tracking client reads.
+    crate::commands::tracking::before_command(ctx, cmd, &argv);
+    // Hook (monitor): the command as received, fed after it ran.
+    let monitored = (shared.hub.monitors.any()
+        && !cmd.has(crate::command::flags::ADMIN | crate::command::flags::SKIP_MONITOR))
+    .then(|| argv.clone());
     let slowlog_on = shared.slowlog.enabled() && !cmd.has(crate::command::flags::SKIP_SLOWLOG);
     let argc = argv.len();
     let start = Instant::now();
@@ -131,6 +137,14 @@ pub async fn run_resolved(
     };
     let usec = start.elapsed().as_micros() as u64;
     let reply = finish(ctx, cmd, parent, result, usec);
+    crate::commands::tracking::after_command(ctx, parent);
+    if let Some(args) = monitored {
+        let source = ctx.client.info.addr.to_string();
+        shared
+            .hub
+            .monitors
+            .feed(&shared.hub, ctx.client.db, &source, &args);
+    }
     shared
         .stats
         .total_commands_processed
@@ -151,6 +165,8 @@ pub async fn run_resolved(
         "command"
     };
     shared.latency.record(event, usec / 1000);
+    // Hook (tracking): invalidations reach their clients before this reply.
+    shared.hub.await_deliveries(ctx.client.id).await;
     reply
 }
 
@@ -255,6 +271,20 @@ pub(crate) fn gates(
     if !ctx.client.authenticated && !cmd.has(crate::command::flags::NO_AUTH) {
         return Err(CmdError::msg("NOAUTH Authentication required."));
     }
+    // Hook (pubsub): a RESP2 connection with subscriptions only takes
+    // (un)subscriptions, PING, QUIT and RESET.
+    if ctx.client.resp == crate::protocol::encode::Resp::V2
+        && ctx.client.subs.active()
+        && !crate::commands::pubsub::allowed_in_resp2_pubsub(parent.map_or(cmd.name, |p| p.name))
+    {
+        return Err(CmdError::Other(
+            format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                cmd.full_name(parent)
+            )
+            .into(),
+        ));
+    }
     Ok(())
 }
 
@@ -338,6 +368,7 @@ async fn run_keyed(
     }
     let db = ctx.client.db;
     let touch = !ctx.client.no_touch;
+    let client = ctx.client.id;
     // Hooks after a write, in the same shard step: mark WATCHers dirty,
     // and serve clients blocked on its keys before the next command.
     let write = cmd.has(crate::command::flags::WRITE);
@@ -362,7 +393,7 @@ async fn run_keyed(
             .worker
             .shared
             .run_on(target, move |env| {
-                let r = run_on_env(env, f, &argv, db, touch);
+                let r = run_on_env(env, f, &argv, db, touch, client);
                 if write {
                     let keys = positions.iter().map(|&p| &argv[p][..]);
                     if r.is_ok() {
@@ -386,14 +417,9 @@ fn run_on_env(
     argv: &[Bytes],
     db: usize,
     touch: bool,
+    client: u64,
 ) -> CmdResult<Reply> {
-    let mut sctx = ShardCtx {
-        shard: &mut env.shard,
-        db,
-        touch,
-        limits: &env.limits,
-    };
-    f(&mut sctx, argv)
+    crate::notify::with_ctx(env, db, touch, client, |sctx| f(sctx, argv))
 }
 
 /// The error of a held command that reaches a shard its hold lacks (a bug
@@ -418,6 +444,7 @@ async fn run_keyed_held(
 ) -> CmdResult<Reply> {
     let db = ctx.client.db;
     let touch = !ctx.client.no_touch;
+    let client = ctx.client.id;
     if !single {
         let n = ctx.worker.shared.nshards;
         // Moving entries out of a shard the hold lacks could lose them.
@@ -432,7 +459,7 @@ async fn run_keyed_held(
     }
     let r = if target == ctx.worker.id {
         hold.with_own(|env| {
-            let r = run_on_env(env, f, argv, db, touch);
+            let r = run_on_env(env, f, argv, db, touch, client);
             if write && r.is_ok() {
                 crate::watch::touch(env, db, positions.iter().map(|&p| &argv[p][..]));
             }
@@ -442,7 +469,7 @@ async fn run_keyed_held(
         let argv = argv.to_vec();
         let positions = positions.clone();
         hold.run_on(target, move |env| {
-            let r = run_on_env(env, f, &argv, db, touch);
+            let r = run_on_env(env, f, &argv, db, touch, client);
             if write && r.is_ok() {
                 crate::watch::touch(env, db, positions.iter().map(|&p| &argv[p][..]));
             }
@@ -468,13 +495,7 @@ pub async fn run_inline<R>(ctx: &ConnCtx, f: impl FnOnce(&mut ShardCtx<'_>) -> R
         let mut env = ctx.worker.env.borrow_mut();
         let env = &mut *env;
         env.shard.refresh_time();
-        let mut sctx = ShardCtx {
-            shard: &mut env.shard,
-            db: ctx.client.db,
-            touch: !ctx.client.no_touch,
-            limits: &env.limits,
-        };
-        return f(&mut sctx);
+        return crate::notify::with_ctx(env, ctx.client.db, !ctx.client.no_touch, ctx.client.id, f);
     }
     run_inline_unheld(ctx, f).await
 }
@@ -485,13 +506,7 @@ async fn run_inline_unheld<R>(ctx: &ConnCtx, f: impl FnOnce(&mut ShardCtx<'_>) -
     let mut env = ctx.worker.env.borrow_mut();
     let env = &mut *env;
     env.shard.refresh_time();
-    let mut sctx = ShardCtx {
-        shard: &mut env.shard,
-        db: ctx.client.db,
-        touch: !ctx.client.no_touch,
-        limits: &env.limits,
-    };
-    f(&mut sctx)
+    crate::notify::with_ctx(env, ctx.client.db, !ctx.client.no_touch, ctx.client.id, f)
 }
 
 /// Runs `f` on shard `s`: inline on the own shard (waiting while a
@@ -596,29 +611,46 @@ pub async fn gather_run_scatter<R>(
     }
     let tx = freeze(ctx, by_shard.iter().map(|(s, _)| *s).collect()).await;
     let limits = ctx.worker.env.borrow().limits.clone();
+    let hub = shared.hub.clone();
+    let client = ctx.client.id;
     let mut scratch = Shard::new(usize::MAX, limits.databases);
     let now = scratch.refresh_time();
     for (s, ks) in &by_shard {
         let ks = ks.clone();
         let moved: Moved = tx
-            .run(*s, move |env: &mut ShardEnv| take_keys(&mut env.shard, &ks))
+            .run(*s, move |env: &mut ShardEnv| {
+                // Keys found expired here are real expiries: report them.
+                let logging = crate::notify::sync_logging(&mut env.shard, &env.hub);
+                let moved = take_keys(&mut env.shard, &ks);
+                if logging {
+                    crate::notify::after_step(&mut env.shard, &env.hub, client);
+                }
+                moved
+            })
             .await
             .unwrap_or_default();
         for (db, k, e) in moved {
             if let Some(d) = scratch.dbs.get_mut(db) {
-                d.insert_entry(&k, e);
+                d.put_entry(&k, e);
             }
         }
     }
     let db = ctx.client.db;
     let r = {
+        let logging = crate::notify::sync_logging(&mut scratch, &hub);
         let mut sctx = ShardCtx {
             shard: &mut scratch,
             db,
             touch: !ctx.client.no_touch,
             limits: &limits,
+            hub: &hub,
+            client,
         };
-        f(&mut sctx)
+        let r = f(&mut sctx);
+        if logging {
+            crate::notify::after_step(&mut scratch, &hub, client);
+        }
+        r
     };
     let stats = scratch.stats();
     let held = matches!(tx, Frozen::Held(_));
@@ -638,7 +670,7 @@ pub async fn gather_run_scatter<R>(
         tx.run(*s, move |env: &mut ShardEnv| {
             for (dbi, k, e) in back {
                 if let Some(d) = env.shard.dbs.get_mut(dbi) {
-                    d.insert_entry(&k, e);
+                    d.put_entry(&k, e);
                 }
             }
             if write {
@@ -696,6 +728,16 @@ where
         return h.run_all(f).await;
     }
     let shared = ctx.worker.shared.clone();
+    let client = ctx.client.id;
+    // Keys found expired on the way are reported like any expiry.
+    let f = move |env: &mut ShardEnv| {
+        let logging = crate::notify::sync_logging(&mut env.shard, &env.hub);
+        let r = f(env);
+        if logging {
+            crate::notify::after_step(&mut env.shard, &env.hub, client);
+        }
+        r
+    };
     if shared.nshards == 1 {
         ctx.worker.wait_unfrozen().await;
         let mut env = ctx.worker.env.borrow_mut();
@@ -724,7 +766,13 @@ pub struct RemotePlan {
 /// and goes through [`execute`] one by one.
 pub fn remote_plan(ctx: &ConnCtx, argv: &[Bytes]) -> Option<RemotePlan> {
     let shared = &ctx.worker.shared;
-    if shared.nshards == 1 || shared.pause.is_paused() || ctx.client.multi.is_some() {
+    // Tracking clients and monitors need dispatch's per-command hooks.
+    if shared.nshards == 1
+        || shared.pause.is_paused()
+        || ctx.client.multi.is_some()
+        || ctx.client.tracking.is_some()
+        || shared.hub.monitors.any()
+    {
         return None;
     }
     let (cmd, parent) = resolve(argv).ok()?;
@@ -767,6 +815,7 @@ pub async fn execute_remote_batch(
     let n = batch.len();
     let db = ctx.client.db;
     let touch = !ctx.client.no_touch;
+    let client = ctx.client.id;
     let mut meta = Vec::with_capacity(n);
     let mut work = Vec::with_capacity(n);
     for (plan, argv) in batch {
@@ -782,13 +831,7 @@ pub async fn execute_remote_batch(
             work.into_iter()
                 .map(|(f, argv, write, positions)| {
                     env.shard.refresh_time();
-                    let mut sctx = ShardCtx {
-                        shard: &mut env.shard,
-                        db,
-                        touch,
-                        limits: &env.limits,
-                    };
-                    let r = f(&mut sctx, &argv);
+                    let r = crate::notify::with_ctx(env, db, touch, client, |sctx| f(sctx, &argv));
                     if write {
                         // WATCH, and serve clients blocked on these keys
                         // before the next command, as the unbatched path does.
@@ -818,5 +861,6 @@ pub async fn execute_remote_batch(
         .stats
         .total_commands_processed
         .fetch_add(n as u64, Ordering::Relaxed);
+    shared.hub.await_deliveries(ctx.client.id).await;
     replies
 }

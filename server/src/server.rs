@@ -88,7 +88,9 @@ pub struct Shared {
     /// The configuration, as CONFIG GET sees it.
     pub config: RwLock<Config>,
     /// Connected clients.
-    pub clients: ClientRegistry,
+    pub clients: Arc<ClientRegistry>,
+    /// Pub/sub, notifications, tracking, MONITOR (see `pubsub`).
+    pub hub: Arc<crate::pubsub::Hub>,
     /// Counters.
     pub stats: GlobalStats,
     /// When the server started.
@@ -219,12 +221,16 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     );
     let latency =
         crate::slowlog::LatencyMonitor::new(crate::knobs::latency_monitor_threshold(&config));
+    let clients = Arc::new(ClientRegistry::default());
+    let hub = Arc::new(crate::pubsub::Hub::new(clients.clone()));
+    hub.configure(&config);
     let shared = Arc::new(Shared {
         nshards,
+        hub,
         inboxes,
         tx_order: Mutex::new(()),
         config: RwLock::new(config),
-        clients: ClientRegistry::default(),
+        clients,
         stats: GlobalStats::default(),
         started: Instant::now(),
         started_unix,

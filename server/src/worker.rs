@@ -28,6 +28,8 @@ pub struct ShardEnv {
     pub blocking: crate::blocking::ShardWaiters,
     /// WATCHed keys of this shard and who watches them.
     pub watches: crate::watch::ShardWatches,
+    /// Pub/sub and friends: where keyspace events and invalidations go.
+    pub hub: Arc<crate::pubsub::Hub>,
 }
 
 /// A message to a worker's inbox.
@@ -133,6 +135,7 @@ pub fn spawn(
                 }
             };
             let databases = limits.databases;
+            let hub = shared.hub.clone();
             let worker = Rc::new(Worker {
                 id,
                 shared,
@@ -142,6 +145,7 @@ pub fn spawn(
                     cmdstats: CmdStats::default(),
                     blocking: Default::default(),
                     watches: Default::default(),
+                    hub,
                 }),
                 frozen: Cell::new(false),
                 unfrozen: Notify::new(),
@@ -195,6 +199,11 @@ async fn cron(worker: Rc<Worker>) {
             continue;
         }
         let mut env = worker.env.borrow_mut();
+        let env = &mut *env;
+        let logging = crate::notify::sync_logging(&mut env.shard, &env.hub);
         env.shard.active_expire_cycle(effort);
+        if logging {
+            crate::notify::after_step(&mut env.shard, &env.hub, 0);
+        }
     }
 }

@@ -90,9 +90,30 @@ pub struct DbStats {
     pub expired_subkeys: u64,
 }
 
+/// What happened to a key that the server must hear about (keyspace
+/// notifications, client tracking). Storage knows nothing of pub/sub: it
+/// only logs these while [`Db::log_events`] is set, and the server drains
+/// [`Db::events`] after each step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyEvent {
+    /// A key was added (Redis's `dbAdd`: the `new` event).
+    New,
+    /// A key was deleted because its deadline passed (lazy or active).
+    Expired,
+    /// Hash fields were deleted because their deadlines passed.
+    HExpired,
+    /// A hash left empty by field expiry was deleted.
+    Deleted,
+}
+
 /// One database's keys.
 #[derive(Debug, Default)]
 pub struct Db {
+    /// Log key events into `events` (set by the server while anyone
+    /// listens; off, the data path pays one branch).
+    pub log_events: bool,
+    /// Logged key events, oldest first; the server drains it.
+    pub events: Vec<(KeyEvent, SmallBytes)>,
     map: IndexMap<SmallBytes, Entry, Hasher>,
     expires: IndexSet<SmallBytes, Hasher>,
     /// Keys that may hold a hash with field deadlines: a superset, checked
@@ -136,6 +157,9 @@ impl Db {
         if expired {
             if let Some((k, _)) = self.map.swap_remove_index(i) {
                 self.expires.swap_remove(&k);
+                if self.log_events {
+                    self.events.push((KeyEvent::Expired, k));
+                }
             }
             self.stats.expired_keys += 1;
         }
@@ -235,6 +259,9 @@ impl Db {
             RawEntryMut::Vacant(_) => {
                 self.grow_if_full();
                 self.map.insert(key.into(), entry);
+                if self.log_events {
+                    self.events.push((KeyEvent::New, key.into()));
+                }
                 false
             }
         };
@@ -250,7 +277,17 @@ impl Db {
     }
 
     /// Inserts an entry as it is (used by COPY, MOVE, RENAME and RESTORE).
+    /// A key that did not exist is logged as new.
     pub fn insert_entry(&mut self, key: &[u8], entry: Entry) {
+        if self.log_events && !self.map.contains_key(key) {
+            self.events.push((KeyEvent::New, key.into()));
+        }
+        self.put_entry(key, entry);
+    }
+
+    /// Inserts an entry without logging anything: an entry moving between
+    /// shards (not a key event).
+    pub fn put_entry(&mut self, key: &[u8], entry: Entry) {
         self.grow_if_full();
         self.note_if_field_ttls(key, &entry.value);
         let has = entry.expire_at != 0;
@@ -512,9 +549,15 @@ impl Db {
                     due += 1;
                     deleted += fields;
                     self.stats.expired_subkeys += fields as u64;
+                    if self.log_events {
+                        self.events.push((KeyEvent::HExpired, key.clone()));
+                    }
                 }
                 if empty {
                     self.remove(&key);
+                    if self.log_events {
+                        self.events.push((KeyEvent::Deleted, key.clone()));
+                    }
                 }
                 if !keep || empty {
                     self.hexpires.swap_remove(&key);

@@ -14,7 +14,7 @@ pub mod small;
 pub mod types;
 pub mod value;
 
-pub use db::{Db, Entry, RandomPick};
+pub use db::{Db, Entry, KeyEvent, RandomPick};
 pub use error::{CmdError, CmdResult};
 pub use reply::Reply;
 pub use shard::Shard;

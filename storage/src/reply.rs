@@ -46,6 +46,9 @@ pub enum Reply {
     /// A big number in RESP3 (`(...`); a bulk string in RESP2. Only Lua
     /// scripts produce it (`{big_number=...}`).
     BigNumber(Bytes),
+    /// Several replies in a row for one command (SUBSCRIBE a b confirms
+    /// each channel with a reply of its own).
+    Multi(Vec<Reply>),
 }
 
 impl Reply {

@@ -91,6 +91,10 @@ pub struct ShardCtx<'a> {
     pub touch: bool,
     /// The server-wide settings shards need.
     pub limits: &'a crate::server::Limits,
+    /// Where keyspace events and invalidations go (see `notify`).
+    pub hub: &'a crate::pubsub::Hub,
+    /// The client running the command (0: none), for tracking's NOLOOP.
+    pub client: u64,
 }
 
 /// A handler that runs on one shard: inline when the shard is the

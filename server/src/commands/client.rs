@@ -20,6 +20,20 @@ const SUB: u32 = NOSCRIPT | LOADING | STALE;
 
 /// CLIENT's subcommands.
 static CLIENT_SUBS: &[CommandSpec] = &[
+    row(
+        "caching",
+        3,
+        SUB,
+        Keys::None,
+        Exec::Coord(crate::commands::tracking::caching),
+    )
+    .acl(CONN)
+    .doc(
+        "connection",
+        "6.0.0",
+        "Instructs the server whether to track the keys in the next request.",
+        "O(1)",
+    ),
     row("getname", 2, SUB, Keys::None, Exec::Coord(getname))
         .acl(CONN)
         .doc(
@@ -28,6 +42,20 @@ static CLIENT_SUBS: &[CommandSpec] = &[
             "Returns the name of the connection.",
             "O(1)",
         ),
+    row(
+        "getredir",
+        2,
+        SUB,
+        Keys::None,
+        Exec::Coord(crate::commands::tracking::getredir),
+    )
+    .acl(CONN)
+    .doc(
+        "connection",
+        "6.0.0",
+        "Returns the client ID to which the connection's tracking notifications are redirected.",
+        "O(1)",
+    ),
     row("help", 2, LOADING | STALE, Keys::None, Exec::Coord(help))
         .acl(CONN)
         .doc(
@@ -141,6 +169,34 @@ static CLIENT_SUBS: &[CommandSpec] = &[
         .acl(CONN)
         .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
         .doc("connection", "2.6.9", "Sets the connection name.", "O(1)"),
+    row(
+        "tracking",
+        -3,
+        SUB,
+        Keys::None,
+        Exec::Coord(crate::commands::tracking::tracking),
+    )
+    .acl(CONN)
+    .doc(
+        "connection",
+        "6.0.0",
+        "Controls server-assisted client-side caching for the connection.",
+        "O(1). Some options may introduce additional complexity.",
+    ),
+    row(
+        "trackinginfo",
+        2,
+        SUB,
+        Keys::None,
+        Exec::Coord(crate::commands::tracking::trackinginfo),
+    )
+    .acl(CONN)
+    .doc(
+        "connection",
+        "6.2.0",
+        "Returns information about server-assisted client-side caching for the connection.",
+        "O(1)",
+    ),
     row("unblock", -3, ADMIN | SUB, Keys::None, Exec::Coord(unblock))
         .acl(ADMIN_CONN)
         .doc(
@@ -287,10 +343,14 @@ fn client_type(name: &[u8]) -> CmdResult<ClientType> {
     Ok(t)
 }
 
-/// The type of a connected client: every client here is a normal one
-/// (no replication; pub/sub clients are not tracked by the registry).
-fn type_of(_c: &ClientInfo) -> ClientType {
-    ClientType::Normal
+/// The type of a connected client (Redis's getClientType): `pubsub`
+/// while it has subscriptions, `normal` otherwise (no replication here).
+fn type_of(c: &ClientInfo) -> ClientType {
+    if c.pubsub_active() {
+        ClientType::PubSub
+    } else {
+        ClientType::Normal
+    }
 }
 
 fn line_of(ctx: &ConnCtx, c: &ClientInfo) -> String {
@@ -666,6 +726,12 @@ fn reset(ctx: &mut ConnCtx, _argv: Vec<Bytes>) -> CmdFuture<'_> {
     Box::pin(async move {
         let requirepass = !crate::knobs::requirepass(&ctx.worker.shared.config()).is_empty();
         crate::commands::multi::discard_all(ctx).await;
+        // Hook (pubsub, tracking, monitor): RESET leaves every subscription,
+        // turns tracking off and ends MONITOR.
+        crate::commands::pubsub::leave_all(ctx);
+        crate::commands::tracking::disable(ctx);
+        ctx.worker.shared.hub.monitors.remove(ctx.client.id);
+        ctx.client.info.monitor.store(false, Ordering::Relaxed);
         let c = &mut ctx.client;
         c.db = 0;
         c.info.db.store(0, Ordering::Relaxed);

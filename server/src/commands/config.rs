@@ -158,6 +158,9 @@ fn config_set(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
         shared
             .latency
             .configure(crate::knobs::latency_monitor_threshold(&after));
+        // Hook (pubsub): notify-keyspace-events, output buffer limits,
+        // tracking-table-max-keys.
+        shared.hub.configure(&after);
         // Shards keep a copy of the limits they consult; refresh them all.
         let limits = Limits::from_config(&after);
         for s in 0..shared.nshards {

@@ -89,8 +89,15 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 fn ping(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
-    let _ = ctx;
     Box::pin(async move {
+        // A RESP2 subscriber gets a message-shaped reply (Redis).
+        if ctx.client.resp == Resp::V2 && ctx.client.subs.active() && argv.len() <= 2 {
+            let arg = argv.get(1).cloned().unwrap_or_default();
+            return Ok(Reply::Array(vec![
+                Reply::bulk_static("pong"),
+                Reply::Bulk(arg),
+            ]));
+        }
         match argv.len() {
             1 => Ok(Reply::status("PONG")),
             2 => Ok(Reply::Bulk(argv[1].clone())),

@@ -7,6 +7,7 @@
 
 use crate::command::flags::*;
 use crate::command::{row, CommandSpec, Exec, KeySpec, ShardCtx, KEY1};
+use crate::config::notify::GENERIC;
 use bytes::Bytes;
 use storage::{CmdError, CmdResult, Reply};
 
@@ -240,9 +241,13 @@ fn expire_generic(
     match u64::try_from(when) {
         Ok(w) if w > now => {
             db.set_expire(key, Some(w));
+            ctx.notify(GENERIC, "expire", key);
         }
         _ => {
+            // A deadline already past deletes the key (Redis's
+            // deleteExpiredKeyFromOverwriteAndPropagate: a `del`).
             db.remove(key);
+            ctx.notify(GENERIC, "del", key);
         }
     }
     Ok(Reply::Int(1))
@@ -304,6 +309,7 @@ fn persist(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
     };
     if had {
         db.set_expire(&argv[1], None);
+        ctx.notify(GENERIC, "persist", &argv[1]);
     }
     Ok(Reply::Int(i64::from(had)))
 }

@@ -12,10 +12,12 @@ use crate::command::args::is;
 use crate::command::flags::*;
 use crate::command::{row, BeginSearch, CommandSpec, Exec, FindKeys, KeySpec, ShardCtx, KEY1};
 use crate::commands::keys::parse_scan_cursor;
+use crate::config::notify::{GENERIC, HASH};
 use bytes::Bytes;
 use storage::glob::glob_match;
 use storage::numfmt::{self, LongDouble};
 use storage::types::hash::{ExpireCond, FieldTtl, FieldValue, Got, Hash};
+use storage::KeyEvent;
 use storage::{CmdError, CmdResult, Db, Reply, Value};
 
 const fn key1_spec(flags: &'static [&'static str]) -> KeySpec {
@@ -319,9 +321,22 @@ fn word_is(a: &[u8], w: &str) -> bool {
 /// After a read that lazily deleted `expired` fields: counts them and
 /// deletes the key if the hash is now empty.
 fn after_lazy_expiry(db: &mut Db, key: &[u8], expired: u64, empty: bool) {
-    db.stats.expired_subkeys += expired;
+    count_lazy_expiry(db, key, expired);
     if empty {
         db.remove(key);
+        if db.log_events {
+            // `hexpired` then `del` (Redis's hashTypeGetValue).
+            db.events.push((KeyEvent::Deleted, key.into()));
+        }
+    }
+}
+
+/// Counts fields deleted by lazy expiry and logs Redis's `hexpired` event
+/// (emitted by the server, see `crate::notify`).
+fn count_lazy_expiry(db: &mut Db, key: &[u8], expired: u64) {
+    db.stats.expired_subkeys += expired;
+    if expired > 0 && db.log_events {
+        db.events.push((KeyEvent::HExpired, key.into()));
     }
 }
 
@@ -381,6 +396,7 @@ fn hset_generic(ctx: &mut ShardCtx<'_>, argv: &[Bytes], name: &str) -> CmdResult
             created += 1;
         }
     }
+    ctx.notify(HASH, "hset", &argv[1]);
     Ok(created)
 }
 
@@ -407,6 +423,7 @@ fn hsetnx(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
     let h = hash_for_write(db, key, now)?;
     h.convert_for_args(1, [&field[..], &value[..]].into_iter(), &th);
     h.set(field, value, &th);
+    ctx.notify(HASH, "hset", key);
     Ok(Reply::Int(1))
 }
 
@@ -581,8 +598,13 @@ fn hdel(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
             }
         }
     }
-    if h.is_empty() {
-        db.remove(key);
+    let empty = h.is_empty();
+    if deleted > 0 {
+        ctx.notify(HASH, "hdel", key);
+    }
+    if empty {
+        ctx.shard.dbs[ctx.db].remove(key);
+        ctx.notify(GENERIC, "del", key);
     }
     Ok(Reply::Int(deleted))
 }
@@ -631,6 +653,7 @@ fn hincrby(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
     let mut text = Vec::with_capacity(20);
     numfmt::format_i64(new, &mut text);
     h.set_keep_ttl(field, &text, &th);
+    ctx.notify(HASH, "hincrby", key);
     Ok(Reply::Int(new))
 }
 
@@ -656,6 +679,7 @@ fn hincrbyfloat(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
     }
     let text = sum.to_human_string();
     h.set_keep_ttl(field, text.as_bytes(), &th);
+    ctx.notify(HASH, "hincrbyfloat", key);
     Ok(Reply::Bulk(Bytes::from(text)))
 }
 
@@ -717,7 +741,7 @@ fn hrandfield(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
             let picks = if l < 0 {
                 let n = l.unsigned_abs();
                 if n > limit {
-                    db.stats.expired_subkeys += expired;
+                    count_lazy_expiry(db, key, expired);
                     return Err(CmdError::msg("ERR value is out of range"));
                 }
                 h.random_with_repeats(n as usize, withvalues, rng)
@@ -737,7 +761,7 @@ fn hrandfield(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
             }
         }
     };
-    db.stats.expired_subkeys += expired;
+    count_lazy_expiry(db, key, expired);
     Ok(reply)
 }
 
@@ -901,10 +925,13 @@ fn hexpire_generic(
     h.prepare_field_ttls();
     let mut out = Vec::with_capacity(fields.len());
     let mut deleted = 0;
+    let mut updated = 0;
     for f in fields {
         let r = h.set_field_ttl(f, at, cond, now);
-        if r == storage::types::hash::SetTtl::Deleted {
-            deleted += 1;
+        match r {
+            storage::types::hash::SetTtl::Deleted => deleted += 1,
+            storage::types::hash::SetTtl::Set => updated += 1,
+            _ => {}
         }
         out.push(Reply::Int(r as i64));
     }
@@ -915,6 +942,16 @@ fn hexpire_generic(
         db.remove(key);
     } else if has_ttls {
         db.note_field_ttls(key);
+    }
+    // Redis's hashTypeSetExDone: `hdel` when fields went (and `del` with
+    // the last one), `hexpire` otherwise.
+    if deleted > 0 {
+        ctx.notify(HASH, "hdel", key);
+        if empty {
+            ctx.notify(GENERIC, "del", key);
+        }
+    } else if updated > 0 {
+        ctx.notify(HASH, "hexpire", key);
     }
     Ok(Reply::Array(out))
 }
@@ -1008,11 +1045,12 @@ fn hpersist(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
         return Ok(ints(fields.iter().map(|_| -2)));
     };
     let h = as_hash(&mut e.value)?;
-    Ok(ints(
-        fields
-            .iter()
-            .map(|f| h.persist_field(f, now) as i64)
-            .collect::<Vec<_>>()
-            .into_iter(),
-    ))
+    let results: Vec<i64> = fields
+        .iter()
+        .map(|f| h.persist_field(f, now) as i64)
+        .collect();
+    if results.contains(&1) {
+        ctx.notify(HASH, "hpersist", key);
+    }
+    Ok(ints(results.into_iter()))
 }

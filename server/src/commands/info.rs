@@ -374,9 +374,10 @@ fn clients_section(shared: &Shared, add: &mut Add<'_>) {
     add("client_recent_max_output_buffer", "0".into());
     let blocked = clients.iter().filter(|c| c.blocked.is_blocked()).count();
     add("blocked_clients", blocked.to_string());
-    for k in ["tracking_clients", "pubsub_clients"] {
-        add(k, "0".into());
-    }
+    let (_, _, _, tracking) = shared.hub.tracking.counts();
+    add("tracking_clients", tracking.to_string());
+    let pubsub = clients.iter().filter(|c| c.pubsub_active()).count();
+    add("pubsub_clients", pubsub.to_string());
     let watching = clients.iter().filter(|c| c.watch.keys() > 0).count();
     add("watching_clients", watching.to_string());
     add("clients_in_timeout_table", "0".into());
@@ -600,10 +601,11 @@ fn stats_section(shared: &Shared, shards: &[ShardNumbers], add: &mut Add<'_>) {
     add("current_eviction_exceeded_time", "0".into());
     add("keyspace_hits", hits.to_string());
     add("keyspace_misses", misses.to_string());
+    let (channels, shard_channels) = shared.hub.channel_counts();
+    add("pubsub_channels", channels.to_string());
+    add("pubsub_patterns", shared.hub.numpat().to_string());
+    add("pubsubshard_channels", shard_channels.to_string());
     for k in [
-        "pubsub_channels",
-        "pubsub_patterns",
-        "pubsubshard_channels",
         "latest_fork_usec",
         "total_forks",
         "migrate_cached_sockets",
@@ -614,13 +616,14 @@ fn stats_section(shared: &Shared, shards: &[ShardNumbers], add: &mut Add<'_>) {
         "active_defrag_key_misses",
         "total_active_defrag_time",
         "current_active_defrag_time",
-        "tracking_total_keys",
-        "tracking_total_items",
-        "tracking_total_prefixes",
-        "unexpected_error_replies",
     ] {
         add(k, "0".into());
     }
+    let (tkeys, titems, tprefixes, _) = shared.hub.tracking.counts();
+    add("tracking_total_keys", tkeys.to_string());
+    add("tracking_total_items", titems.to_string());
+    add("tracking_total_prefixes", tprefixes.to_string());
+    add("unexpected_error_replies", "0".into());
     add("total_error_replies", ld(&s.total_error_replies));
     for k in [
         "dump_payload_sanitizations",
@@ -642,7 +645,16 @@ fn stats_section(shared: &Shared, shards: &[ShardNumbers], add: &mut Add<'_>) {
         "acl_access_denied_key",
         "acl_access_denied_channel",
     ] {
-        add(k, "0".into());
+        add(
+            k,
+            if k == "client_output_buffer_limit_disconnections" {
+                crate::outbox::OBUF_DISCONNECTIONS
+                    .load(Ordering::Relaxed)
+                    .to_string()
+            } else {
+                "0".into()
+            },
+        );
     }
 }
 

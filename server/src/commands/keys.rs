@@ -14,6 +14,7 @@ use crate::command::flags::*;
 use crate::command::{
     row, CmdFuture, CommandSpec, Exec, KeySpec, Keys, ShardCtx, ALL_KEYS, KEY1, KEY1_2,
 };
+use crate::config::notify::GENERIC;
 use crate::conn::ConnCtx;
 use crate::dispatch::{on_all_shards, run_inline};
 use crate::worker::ShardEnv;
@@ -285,12 +286,13 @@ const SAME_OBJECT: &str = "ERR source and destination objects are the same";
 /// DEL and UNLINK (memory is freed at once either way).
 fn del(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
     let now = ctx.shard.now_ms();
-    let db = &mut ctx.shard.dbs[ctx.db];
     let mut deleted = 0;
     for key in &argv[1..] {
+        let db = &mut ctx.shard.dbs[ctx.db];
         // peek first: an expired key is deleted as expired, not counted here.
         if db.peek(key, now).is_some() && db.remove(key).is_some() {
             deleted += 1;
+            ctx.notify(GENERIC, "del", key);
         }
     }
     Ok(Reply::Int(deleted))
@@ -354,6 +356,8 @@ fn rename_generic(ctx: &mut ShardCtx<'_>, argv: &[Bytes], nx: bool) -> CmdResult
     if let Some(entry) = db.remove(src) {
         db.insert_entry(dst, entry);
     }
+    ctx.notify(GENERIC, "rename_from", src);
+    ctx.notify(GENERIC, "rename_to", dst);
     Ok(if nx { Reply::Int(1) } else { Reply::Ok })
 }
 
@@ -414,6 +418,8 @@ fn copy(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
         target.remove(dst);
     }
     target.insert_entry(dst, copy);
+    ctx.key_modified(dst);
+    ctx.event_in(dst_db, GENERIC, "copy_to", dst);
     Ok(Reply::Int(1))
 }
 
@@ -434,6 +440,8 @@ fn move_cmd(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
     if let Some(entry) = ctx.shard.dbs[ctx.db].remove(key) {
         ctx.shard.dbs[dst_db].insert_entry(key, entry);
     }
+    ctx.notify(GENERIC, "move_from", key);
+    ctx.event_in(dst_db, GENERIC, "move_to", key);
     Ok(Reply::Int(1))
 }
 
@@ -581,6 +589,9 @@ fn flushdb(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
             }
         })
         .await;
+        // Hook (tracking): every tracking client drops its whole cache.
+        let hub = ctx.worker.shared.hub.clone();
+        hub.tracking.flush_all(&hub, ctx.client.id);
         Ok(Reply::Ok)
     })
 }
@@ -597,6 +608,8 @@ fn flushall(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
             }
         })
         .await;
+        let hub = ctx.worker.shared.hub.clone();
+        hub.tracking.flush_all(&hub, ctx.client.id);
         Ok(Reply::Ok)
     })
 }

@@ -15,6 +15,7 @@ use crate::command::{
     row, BeginSearch, CmdFuture, CommandSpec, Exec, FindKeys, KeySpec, Keys, ShardCtx, ShardFn,
     KEY1, KEY1_2,
 };
+use crate::config::notify::{GENERIC, LIST};
 use crate::conn::ConnCtx;
 use bytes::Bytes;
 use storage::numfmt;
@@ -204,7 +205,8 @@ fn write_list<'a>(ctx: &'a mut ShardCtx<'_>, key: &[u8]) -> CmdResult<Option<&'a
     }
 }
 
-/// Deletes `key` if its list became empty (an empty list is never stored).
+/// Deletes `key` if its list became empty (an empty list is never
+/// stored), with Redis's `del` event.
 fn drop_if_empty(ctx: &mut ShardCtx<'_>, key: &[u8]) {
     let now = ctx.shard.now_ms();
     let db = &mut ctx.shard.dbs[ctx.db];
@@ -212,6 +214,23 @@ fn drop_if_empty(ctx: &mut ShardCtx<'_>, key: &[u8]) {
         matches!(db.peek(key, now), Some(e) if matches!(&e.value, Value::List(l) if l.is_empty()));
     if empty {
         db.remove(key);
+        ctx.notify(GENERIC, "del", key);
+    }
+}
+
+fn push_event(left: bool) -> &'static str {
+    if left {
+        "lpush"
+    } else {
+        "rpush"
+    }
+}
+
+fn pop_event(left: bool) -> &'static str {
+    if left {
+        "lpop"
+    } else {
+        "rpop"
     }
 }
 
@@ -226,7 +245,9 @@ fn push_generic(
     let fill = fill(ctx);
     if let Some(l) = write_list(ctx, key)? {
         l.push_many(&elems, left, fill);
-        return Ok(Reply::Int(l.len() as i64));
+        let n = l.len() as i64;
+        ctx.notify(LIST, push_event(left), key);
+        return Ok(Reply::Int(n));
     }
     if only_existing {
         return Ok(Reply::Int(0));
@@ -236,6 +257,7 @@ fn push_generic(
     let n = l.len();
     let now = ctx.shard.now_ms();
     ctx.shard.dbs[ctx.db].insert(key, Value::List(Box::new(l)), now);
+    ctx.notify(LIST, push_event(left), key);
     Ok(Reply::Int(n as i64))
 }
 
@@ -272,6 +294,9 @@ fn pop_n(
         }
     }
     l.shrink_check(fill);
+    if n > 0 {
+        ctx.notify(LIST, pop_event(left), key);
+    }
     drop_if_empty(ctx, key);
     Ok(Some(out))
 }
@@ -356,7 +381,10 @@ fn lset(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
     };
     let index = numfmt::parse_i64(&argv[2]).ok_or(CmdError::NotInteger)?;
     match resolve_index(index, l.len()) {
-        Some(i) if l.set(i, &argv[3], fill) => Ok(Reply::Ok),
+        Some(i) if l.set(i, &argv[3], fill) => {
+            ctx.notify(LIST, "lset", &argv[1]);
+            Ok(Reply::Ok)
+        }
         _ => Err(CmdError::msg("ERR index out of range")),
     }
 }
@@ -374,7 +402,9 @@ fn linsert(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
         return Ok(Reply::Int(0));
     };
     if l.insert(&argv[3], &argv[4], after, fill) {
-        Ok(Reply::Int(l.len() as i64))
+        let n = l.len() as i64;
+        ctx.notify(LIST, "linsert", &argv[1]);
+        Ok(Reply::Int(n))
     } else {
         Ok(Reply::Int(-1))
     }
@@ -387,6 +417,9 @@ fn lrem(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
         return Ok(Reply::Int(0));
     };
     let n = l.remove(&argv[3], count, fill);
+    if n > 0 {
+        ctx.notify(LIST, "lrem", &argv[1]);
+    }
     drop_if_empty(ctx, &argv[1]);
     Ok(Reply::Int(n as i64))
 }
@@ -401,6 +434,7 @@ fn ltrim(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
     };
     let keep = resolve_range(start, end, l.len());
     l.trim(keep, fill);
+    ctx.notify(LIST, "ltrim", &argv[1]);
     drop_if_empty(ctx, &argv[1]);
     Ok(Reply::Ok)
 }
@@ -525,9 +559,11 @@ fn move_one(
             ctx.shard.dbs[ctx.db].insert(dst, Value::List(Box::new(l)), now);
         }
     }
+    ctx.notify(LIST, push_event(to_left), dst);
     if let Some(l) = write_list(ctx, src)? {
         l.shrink_check(fill);
     }
+    ctx.notify(LIST, pop_event(from_left), src);
     drop_if_empty(ctx, src);
     Ok(Some(Bytes::from(v)))
 }

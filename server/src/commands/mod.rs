@@ -14,9 +14,12 @@ pub mod list;
 pub mod lolwut;
 pub mod multi;
 pub mod scripting;
+pub mod monitor;
+pub mod pubsub;
 pub mod sets;
 pub mod sort;
 pub mod strings;
+pub mod tracking;
 pub mod zset;
 
 use crate::command::CommandSpec;
@@ -39,4 +42,6 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     list::COMMANDS,
     scripting::COMMANDS,
     multi::COMMANDS,
+    pubsub::COMMANDS,
+    monitor::COMMANDS,
 ];

@@ -15,6 +15,7 @@ use crate::command::{
     row, BeginSearch, CommandSpec, Exec, FindKeys, KeySpec, Keys, ShardCtx, ALL_KEYS, KEY1, KEY1_2,
 };
 use crate::commands::keys::parse_scan_cursor;
+use crate::config::notify::{GENERIC, SET};
 use bytes::Bytes;
 use storage::glob::glob_match;
 use storage::types::set::{distinct_positions, Member, Set};
@@ -260,9 +261,10 @@ fn write_set<'a>(ctx: &'a mut ShardCtx<'_>, key: &[u8]) -> CmdResult<Option<&'a 
     }
 }
 
-/// Deletes `key` (after its set was emptied).
+/// Deletes `key` (after its set was emptied), with Redis's `del` event.
 fn delete(ctx: &mut ShardCtx<'_>, key: &[u8]) {
     ctx.shard.dbs[ctx.db].remove(key);
+    ctx.notify(GENERIC, "del", key);
 }
 
 fn bulks<'a>(it: impl Iterator<Item = Member<'a>>) -> Vec<Reply> {
@@ -281,12 +283,16 @@ fn sadd(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
     if let Some(set) = write_set(ctx, key)? {
         set.maybe_convert(members.len(), &th);
         let added = members.iter().filter(|m| set.add(m, &th)).count();
+        if added > 0 {
+            ctx.notify(SET, "sadd", key);
+        }
         return Ok(Reply::Int(added as i64));
     }
     let mut set = Set::create(&members[0], members.len(), &th);
     let added = members.iter().filter(|m| set.add(m, &th)).count();
     let now = ctx.shard.now_ms();
     ctx.shard.dbs[ctx.db].insert(key, Value::Set(set), now);
+    ctx.notify(SET, "sadd", key);
     Ok(Reply::Int(added as i64))
 }
 
@@ -305,7 +311,11 @@ fn srem(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
             }
         }
     }
-    if set.is_empty() {
+    let empty = set.is_empty();
+    if removed > 0 {
+        ctx.notify(SET, "srem", key);
+    }
+    if empty {
         delete(ctx, key);
     }
     Ok(Reply::Int(removed))
@@ -370,8 +380,12 @@ fn spop(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
             return Err(CmdError::WrongType);
         };
         let popped = set.pop_many(count, &mut shard.rng, &th);
-        if set.is_empty() {
-            shard.dbs[ctx.db].remove(key);
+        let empty = set.is_empty();
+        if !popped.is_empty() {
+            ctx.notify(SET, "spop", key);
+        }
+        if empty {
+            delete(ctx, key);
         }
         return Ok(Reply::Set(popped.into_iter().map(Reply::Bulk).collect()));
     }
@@ -384,8 +398,12 @@ fn spop(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
         return Err(CmdError::WrongType);
     };
     let popped = set.pop_random(&mut shard.rng);
-    if set.is_empty() {
-        shard.dbs[ctx.db].remove(key);
+    let empty = set.is_empty();
+    if popped.is_some() {
+        ctx.notify(SET, "spop", key);
+    }
+    if empty {
+        delete(ctx, key);
     }
     Ok(popped.map_or(Reply::Nil, Reply::Bulk))
 }
@@ -490,18 +508,22 @@ fn smove(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
     if !set.remove(member) {
         return Ok(Reply::Int(0));
     }
-    if set.is_empty() {
+    let empty = set.is_empty();
+    ctx.notify(SET, "srem", src);
+    if empty {
         delete(ctx, src);
     }
-    match write_set(ctx, dst)? {
-        Some(set) => {
-            set.add(member, &th);
-        }
+    let added = match write_set(ctx, dst)? {
+        Some(set) => set.add(member, &th),
         None => {
             let mut set = Set::create(member, 1, &th);
             set.add(member, &th);
             ctx.shard.dbs[ctx.db].insert(dst, Value::Set(set), now);
+            true
         }
+    };
+    if added {
+        ctx.notify(SET, "sadd", dst);
     }
     Ok(Reply::Int(1))
 }
@@ -598,14 +620,20 @@ fn sinter_generic(
     }
 }
 
-/// Stores a STORE command's result: the set, or a deletion when empty.
-fn store_result(ctx: &mut ShardCtx<'_>, dst: &[u8], set: Option<Set>) {
+/// Stores a STORE command's result: the set (event `event`), or a
+/// deletion when empty (`del`, if there was something to delete).
+fn store_result(ctx: &mut ShardCtx<'_>, dst: &[u8], set: Option<Set>, event: &str) {
     let now = ctx.shard.now_ms();
     let db = &mut ctx.shard.dbs[ctx.db];
     match set {
-        Some(s) if !s.is_empty() => db.insert(dst, Value::Set(s), now),
+        Some(s) if !s.is_empty() => {
+            db.insert(dst, Value::Set(s), now);
+            ctx.notify(SET, event, dst);
+        }
         _ => {
-            db.remove(dst);
+            if db.remove(dst).is_some() {
+                ctx.notify(GENERIC, "del", dst);
+            }
         }
     }
 }
@@ -618,7 +646,7 @@ fn sinter(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
 /// SINTERSTORE destination key [key ...]
 fn sinterstore(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
     let (reply, set) = sinter_generic(ctx, &argv[2..], InterOut::Store)?;
-    store_result(ctx, &argv[1], set);
+    store_result(ctx, &argv[1], set, "sinterstore");
     Ok(reply)
 }
 
@@ -748,7 +776,11 @@ fn sdiff(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
 fn store_op(ctx: &mut ShardCtx<'_>, argv: &[Bytes], op: SetOp) -> CmdResult<Reply> {
     let s = sunion_diff(ctx, &argv[2..], op)?;
     let n = s.len();
-    store_result(ctx, &argv[1], Some(s));
+    let event = match op {
+        SetOp::Union => "sunionstore",
+        SetOp::Diff => "sdiffstore",
+    };
+    store_result(ctx, &argv[1], Some(s), event);
     Ok(Reply::Int(n as i64))
 }
 

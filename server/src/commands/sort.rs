@@ -20,6 +20,7 @@
 use crate::command::args::is;
 use crate::command::flags::*;
 use crate::command::{row, BeginSearch, CmdFuture, CommandSpec, Exec, FindKeys, KeySpec, Keys};
+use crate::config::notify::{GENERIC, LIST};
 use crate::conn::ConnCtx;
 use crate::dispatch::run_inline;
 use crate::slot::shard_of;
@@ -536,13 +537,18 @@ fn finish(
     }
 }
 
+/// A keyspace event to emit: class and name.
+type Event = Option<(u32, &'static str)>;
+
 /// Writes the STORE destination: the list, or a deletion when empty.
-fn store(db: &mut Db, key: &[u8], value: Option<Value>, now: u64) {
+/// Returns Redis's event for it (`sortstore`, or `del` if a key went).
+fn store(db: &mut Db, key: &[u8], value: Option<Value>, now: u64) -> Event {
     match value {
-        Some(v) => db.insert(key, v, now),
-        None => {
-            db.remove(key);
+        Some(v) => {
+            db.insert(key, v, now);
+            Some((LIST, "sortstore"))
         }
+        None => db.remove(key).map(|_| (GENERIC, "del")),
     }
 }
 
@@ -567,11 +573,16 @@ async fn sort_generic(ctx: &mut ConnCtx, argv: Vec<Bytes>, readonly: bool) -> Cm
     let store_shard = opts.store.as_ref().map(|k| shard_of(k, n));
     let patterns = opts.uses_patterns();
     if n == 1 || (!patterns && src_shard == own && store_shard.is_none_or(|s| s == own)) {
+        let dst = opts.store.clone();
         return run_inline(ctx, |sctx| {
             let th = sctx.limits.thresholds;
             let now = sctx.shard.now_ms();
             let db = &mut sctx.shard.dbs[sctx.db];
-            sort_local(db, &key, opts, now, sctx.touch, &th)
+            let (reply, event) = sort_local(db, &key, opts, now, sctx.touch, &th)?;
+            if let (Some((class, name)), Some(dst)) = (event, dst) {
+                sctx.notify(class, name, &dst);
+            }
+            Ok(reply)
         })
         .await;
     }
@@ -610,10 +621,14 @@ async fn sort_generic(ctx: &mut ConnCtx, argv: Vec<Bytes>, readonly: bool) -> Cm
     let gets = fill(&targets, &elems, resolved);
     let items = plan.output(gets);
     let (reply, stored) = finish(&plan, items, &th)?;
+    let client = ctx.client.id;
     if let (Some(value), Some(dst), Some(s)) = (stored, plan.opts.store.clone(), store_shard) {
         tx.run(s, move |env: &mut ShardEnv| {
             let now = env.shard.now_ms();
-            store(&mut env.shard.dbs[db], &dst, value, now);
+            if let Some((class, name)) = store(&mut env.shard.dbs[db], &dst, value, now) {
+                crate::notify::key_modified(&env.hub, &dst, client);
+                crate::notify::publish_event(&env.hub, class, name, &dst, db);
+            }
         })
         .await
         .ok_or_else(gone)?;
@@ -630,7 +645,7 @@ fn sort_local(
     now: u64,
     touch: bool,
     th: &Thresholds,
-) -> CmdResult<Reply> {
+) -> CmdResult<(Reply, Event)> {
     let src = load_source(db, key, now, touch)?;
     let mut plan = Plan::new(opts, src);
     let mut resolve = |lookups: Vec<Lookup>| -> Vec<Option<Bytes>> {
@@ -653,10 +668,11 @@ fn sort_local(
     let gets = fill(&targets, &elems, resolved);
     let items = plan.output(gets);
     let (reply, stored) = finish(&plan, items, th)?;
+    let mut event = None;
     if let (Some(value), Some(dst)) = (stored, &plan.opts.store) {
-        store(db, dst, value, now);
+        event = store(db, dst, value, now);
     }
-    Ok(reply)
+    Ok((reply, event))
 }
 
 /// Resolves pattern lookups on the shards owning them, one message per

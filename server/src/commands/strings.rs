@@ -12,6 +12,7 @@
 
 use crate::command::flags::*;
 use crate::command::{row, CommandSpec, Exec, KeySpec, Keys, ShardCtx, KEY1, KEY1_2};
+use crate::config::notify::{GENERIC, STRING};
 use bytes::Bytes;
 use storage::numfmt;
 use storage::numfmt::LongDouble;
@@ -451,6 +452,10 @@ fn set_generic(
         None => None,
     };
     db.insert_with_expire(key, Value::Str(Str::from_bytes(value)), expire_at, now);
+    ctx.notify(STRING, "set", key);
+    if deadline.is_some() {
+        ctx.event(GENERIC, "expire", key);
+    }
     Ok(old.unwrap_or(ok))
 }
 
@@ -521,6 +526,7 @@ fn getset(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
     let old = get_reply(ctx, &argv[1])?;
     let now = ctx.shard.now_ms();
     ctx.shard.dbs[ctx.db].insert(&argv[1], Value::Str(Str::from_bytes(&argv[2])), now);
+    ctx.notify(STRING, "set", &argv[1]);
     Ok(old)
 }
 
@@ -529,6 +535,7 @@ fn getdel(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
     let reply = get_reply(ctx, &argv[1])?;
     if !matches!(reply, Reply::Nil) {
         ctx.shard.dbs[ctx.db].remove(&argv[1]);
+        ctx.notify(GENERIC, "del", &argv[1]);
     }
     Ok(reply)
 }
@@ -550,12 +557,18 @@ fn getex(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
             // An absolute time already past deletes the key at once.
             if kind & (opt::EXAT | opt::PXAT) != 0 && deadline <= now {
                 db.remove(key);
+                ctx.notify(GENERIC, "del", key);
             } else {
                 db.set_expire(key, Some(deadline));
+                ctx.notify(GENERIC, "expire", key);
             }
         }
         None if o.has(opt::PERSIST) => {
-            db.set_expire(key, None);
+            let had = db.peek(key, now).and_then(|e| e.expire_at()).is_some();
+            if had {
+                db.set_expire(key, None);
+                ctx.notify(GENERIC, "persist", key);
+            }
         }
         None => {}
     }
@@ -598,7 +611,8 @@ fn mset_generic(ctx: &mut ShardCtx<'_>, argv: &[Bytes], nx: bool) -> CmdResult<R
         }
     }
     for pair in argv[1..].chunks_exact(2) {
-        db.insert(&pair[0], Value::Str(Str::from_bytes(&pair[1])), now);
+        ctx.shard.dbs[ctx.db].insert(&pair[0], Value::Str(Str::from_bytes(&pair[1])), now);
+        ctx.notify(STRING, "set", &pair[0]);
     }
     Ok(if nx { Reply::Int(1) } else { Reply::Ok })
 }
@@ -626,9 +640,11 @@ fn incr_decr(ctx: &mut ShardCtx<'_>, key: &[u8], by: i64) -> CmdResult<Reply> {
         };
         let new = old.checked_add(by).ok_or(CmdError::Overflow)?;
         *s = Str::Int(new);
+        ctx.notify(STRING, "incrby", key);
         return Ok(Reply::Int(new));
     }
     db.insert(key, Value::Str(Str::Int(by)), now);
+    ctx.notify(STRING, "incrby", key);
     Ok(Reply::Int(by))
 }
 
@@ -683,10 +699,12 @@ fn incrbyfloat(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
         };
         let (new, reply) = compute(cur)?;
         *s = new;
+        ctx.notify(STRING, "incrbyfloat", key);
         return Ok(Reply::Bulk(reply));
     }
     let (new, reply) = compute(LongDouble::from_i64(0))?;
     db.insert(key, Value::Str(new), now);
+    ctx.notify(STRING, "incrbyfloat", key);
     Ok(Reply::Bulk(reply))
 }
 
@@ -709,9 +727,12 @@ fn append(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
         }
         let buf = s.make_raw();
         buf.extend_from_slice(val);
-        return Ok(Reply::Int(buf.len() as i64));
+        let n = buf.len() as i64;
+        ctx.notify(STRING, "append", key);
+        return Ok(Reply::Int(n));
     }
     db.insert(key, Value::Str(Str::from_bytes(val)), now);
+    ctx.notify(STRING, "append", key);
     Ok(Reply::Int(val.len() as i64))
 }
 
@@ -790,7 +811,9 @@ fn setrange(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
             buf.resize(end, 0);
         }
         buf[off..end].copy_from_slice(val);
-        return Ok(Reply::Int(buf.len() as i64));
+        let n = buf.len() as i64;
+        ctx.notify(STRING, "setrange", key);
+        return Ok(Reply::Int(n));
     }
     if val.is_empty() {
         return Ok(Reply::Int(0));
@@ -802,6 +825,7 @@ fn setrange(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
     let mut buf = vec![0u8; end];
     buf[off..].copy_from_slice(val);
     db.insert(key, Value::Str(Str::Raw(Box::new(buf))), now);
+    ctx.notify(STRING, "setrange", key);
     Ok(Reply::Int(end as i64))
 }
 
@@ -1082,6 +1106,8 @@ mod tests {
             db: 0,
             touch: true,
             limits,
+            hub: crate::pubsub::Hub::detached(),
+            client: 0,
         };
         match f(&mut ctx, &argv) {
             Ok(r) => r,

@@ -18,6 +18,7 @@ use crate::command::{
 };
 use crate::commands::keys::parse_scan_cursor;
 use crate::commands::list::parse_timeout;
+use crate::config::notify::{GENERIC, ZSET};
 use crate::conn::ConnCtx;
 use bytes::Bytes;
 use rand::Rng;
@@ -323,23 +324,28 @@ fn write_zset<'a>(ctx: &'a mut ShardCtx<'_>, key: &[u8]) -> CmdResult<Option<&'a
 fn drop_if_empty(ctx: &mut ShardCtx<'_>, key: &[u8], empty: bool) {
     if empty {
         ctx.shard.dbs[ctx.db].remove(key);
+        ctx.notify(GENERIC, "del", key);
     }
 }
 
 /// Stores a result zset (replacing any value and TTL), or deletes the key
 /// when the result is empty. Returns the result's size.
-fn store(ctx: &mut ShardCtx<'_>, key: &[u8], entries: &[(Bytes, f64)]) -> i64 {
+/// `event` is the command's keyspace event (`del` when it deletes).
+fn store(ctx: &mut ShardCtx<'_>, key: &[u8], entries: &[(Bytes, f64)], event: &str) -> i64 {
     let now = ctx.shard.now_ms();
     let t = th(ctx);
     let db = &mut ctx.shard.dbs[ctx.db];
     if entries.is_empty() {
-        db.remove(key);
+        if db.remove(key).is_some() {
+            ctx.notify(GENERIC, "del", key);
+        }
     } else {
         db.insert(
             key,
             Value::ZSet(Box::new(ZSet::from_sorted(entries, &t))),
             now,
         );
+        ctx.notify(ZSET, event, key);
     }
     entries.len() as i64
 }
@@ -556,6 +562,9 @@ fn zadd_generic(ctx: &mut ShardCtx<'_>, argv: &[Bytes], incr: bool) -> CmdResult
             ctx.shard.dbs[ctx.db].insert(key, Value::ZSet(Box::new(z)), now);
         }
     }
+    if added + updated > 0 {
+        ctx.notify(ZSET, if f.incr { "zincr" } else { "zadd" }, key);
+    }
     Ok(if f.incr {
         if processed > 0 {
             Reply::Double(score)
@@ -584,6 +593,9 @@ fn zrem(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
         }
     }
     let empty = z.is_empty();
+    if n > 0 {
+        ctx.notify(ZSET, "zrem", &argv[1]);
+    }
     drop_if_empty(ctx, &argv[1], empty);
     Ok(Reply::Int(n))
 }
@@ -890,7 +902,12 @@ fn zrange_generic(
         if rev {
             entries.reverse();
         }
-        return Ok(Reply::Int(self::store(ctx, &argv[1], &entries)));
+        return Ok(Reply::Int(self::store(
+            ctx,
+            &argv[1],
+            &entries,
+            "zrangestore",
+        )));
     }
     Ok(entries_reply(entries, withscores))
 }
@@ -969,6 +986,14 @@ fn zremrange_generic(ctx: &mut ShardCtx<'_>, argv: &[Bytes], rtype: RangeType) -
     };
     let removed = z.remove_ranks(lo, hi);
     let empty = z.is_empty();
+    if removed > 0 {
+        let event = match rtype {
+            RangeType::Score => "zremrangebyscore",
+            RangeType::Lex => "zremrangebylex",
+            _ => "zremrangebyrank",
+        };
+        ctx.notify(ZSET, event, &argv[1]);
+    }
     drop_if_empty(ctx, &argv[1], empty);
     Ok(Reply::Int(removed as i64))
 }
@@ -1006,6 +1031,9 @@ fn pop_first(
         };
         let out = z.pop(count, max);
         let empty = z.is_empty();
+        if !out.is_empty() {
+            ctx.notify(ZSET, if max { "zpopmax" } else { "zpopmin" }, k);
+        }
         drop_if_empty(ctx, k, empty);
         return Ok(Some((k.clone(), out)));
     }
@@ -1442,7 +1470,14 @@ fn setop_generic(
     }
     sort_entries(&mut result);
     match dst {
-        Some(d) => Ok(Reply::Int(store(ctx, d, &result))),
+        Some(d) => {
+            let event = match op {
+                SetOp::Union => "zunionstore",
+                SetOp::Inter => "zinterstore",
+                SetOp::Diff => "zdiffstore",
+            };
+            Ok(Reply::Int(store(ctx, d, &result, event)))
+        }
         None => Ok(entries_reply(result, withscores)),
     }
 }

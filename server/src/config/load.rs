@@ -368,7 +368,15 @@ impl Loader {
             if !d.has(MULTI_ARG) && argc != 2 {
                 return Err(msg("wrong number of arguments"));
             }
-            let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+            // A multi-argument directive given one non-empty argument is
+            // split like a line (Redis 7: `--save "3600 1 300 100"`).
+            let split;
+            let args: Vec<&[u8]> = if d.has(MULTI_ARG) && argc == 2 && !args[0].is_empty() {
+                split = text::split_args(&args[0]).unwrap_or_default();
+                split.iter().map(Vec::as_slice).collect()
+            } else {
+                args.iter().map(Vec::as_slice).collect()
+            };
             let old = &cfg.values[d.id as usize];
             let v = values::parse(
                 d,

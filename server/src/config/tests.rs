@@ -310,6 +310,19 @@ fn command_line_options() {
 }
 
 #[test]
+fn a_multi_argument_directive_in_one_argument_is_split() {
+    // redis-server 7.0.15 accepts `--client-output-buffer-limit "pubsub 1mb 512kb 60"`.
+    let cfg = cli(&["--client-output-buffer-limit", "pubsub 1mb 512kb 60"]).unwrap();
+    assert_eq!(cfg.client_output_buffer_limit(2).hard_bytes, 1 << 20);
+    assert_eq!(cfg.client_output_buffer_limit(2).soft_bytes, 512 << 10);
+    assert_eq!(cfg.client_output_buffer_limit(2).soft_seconds, 60);
+    assert_eq!(
+        get1(&cli(&["--save", "900 1 60 5"]).unwrap(), "save"),
+        "900 1 60 5"
+    );
+}
+
+#[test]
 fn save_on_the_command_line() {
     let save = |args: &[&str]| get1(&cli(args).unwrap(), "save");
     // Observed with redis-server 7.0.15.

@@ -54,6 +54,11 @@ pub fn encode(reply: &Reply, resp: Resp, out: &mut Vec<u8>) {
                 encode(r, resp, out);
             }
         }
+        Reply::Multi(items) => {
+            for r in items {
+                encode(r, resp, out);
+            }
+        }
         Reply::Map(pairs) => {
             match resp {
                 Resp::V3 => header(out, b'%', pairs.len()),

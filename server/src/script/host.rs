@@ -32,6 +32,10 @@ pub struct ScriptHost {
     readonly: bool,
     wrote: Arc<AtomicBool>,
     touched: Vec<(usize, Bytes)>,
+    /// Where keyspace events and invalidations go.
+    hub: Arc<crate::pubsub::Hub>,
+    /// The client running the script (tracking's NOLOOP, events).
+    client: u64,
 }
 
 impl ScriptHost {
@@ -44,6 +48,8 @@ impl ScriptHost {
         limits: Limits,
         readonly: bool,
         wrote: Arc<AtomicBool>,
+        hub: Arc<crate::pubsub::Hub>,
+        client: u64,
     ) -> ScriptHost {
         ScriptHost {
             shards,
@@ -54,6 +60,8 @@ impl ScriptHost {
             readonly,
             wrote,
             touched: Vec::new(),
+            hub,
+            client,
         }
     }
 
@@ -117,13 +125,15 @@ impl ScriptHost {
                 let Some((_, shard)) = self.shards.get_mut(i) else {
                     return CallResult::Reply(Reply::error("ERR no shard held"));
                 };
-                let mut sctx = ShardCtx {
+                crate::notify::with_shard(
                     shard,
-                    db: self.db,
-                    touch: true,
-                    limits: &self.limits,
-                };
-                f(&mut sctx, argv)
+                    &self.limits,
+                    &self.hub,
+                    self.db,
+                    true,
+                    self.client,
+                    |sctx| f(sctx, argv),
+                )
             }
             _ => {
                 let keys: Vec<Bytes> = positions.iter().map(|&p| argv[p].clone()).collect();
@@ -158,15 +168,15 @@ impl ScriptHost {
                 }
             }
         }
-        let r = {
-            let mut sctx = ShardCtx {
-                shard: &mut scratch,
-                db: self.db,
-                touch: true,
-                limits: &self.limits,
-            };
-            f(&mut sctx)
-        };
+        let r = crate::notify::with_shard(
+            &mut scratch,
+            &self.limits,
+            &self.hub,
+            self.db,
+            true,
+            self.client,
+            f,
+        );
         for k in keys {
             let s = shard_of(k, self.nshards);
             let Some(i) = self.held(s) else { continue };

@@ -113,6 +113,8 @@ pub struct RunJob {
     running: Arc<Running>,
     busy_after: Option<Duration>,
     shared: Arc<Shared>,
+    /// The client running it.
+    client: u64,
     reply: oneshot::Sender<RunDone>,
 }
 
@@ -310,6 +312,7 @@ fn run_one(engine: &mut Engine, job: RunJob) {
         running,
         busy_after,
         shared,
+        client,
         reply,
     } = job;
     for (_, s) in &mut shards {
@@ -324,6 +327,8 @@ fn run_one(engine: &mut Engine, job: RunJob) {
         limits,
         readonly,
         running.wrote.clone(),
+        shared.hub.clone(),
+        client,
     )));
     let on_busy: Box<dyn FnOnce()> = {
         let running = running.clone();
@@ -387,6 +392,7 @@ pub async fn run(ctx: &crate::conn::ConnCtx, req: Request) -> Reply {
     let shared = ctx.worker.shared.clone();
     let worker_id = ctx.worker.id;
     let db = ctx.client.db;
+    let client = ctx.client.id;
     let limits = ctx.worker.env.borrow().limits.clone();
     // Inside EXEC the connection already holds its shards (all of them when
     // a script is queued): the script borrows them from that hold, since
@@ -458,6 +464,7 @@ pub async fn run(ctx: &crate::conn::ConnCtx, req: Request) -> Reply {
                     running: running.clone(),
                     busy_after: (busy_after > 0).then(|| Duration::from_millis(busy_after)),
                     shared: shared.clone(),
+                    client,
                     reply: reply_tx,
                 })),
             );
