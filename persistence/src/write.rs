@@ -66,6 +66,11 @@ impl Encoder {
         }
     }
 
+    /// Turns LZF compression of long strings on or off.
+    pub fn set_compress(&mut self, on: bool) {
+        self.compress = on;
+    }
+
     /// Appends a string as Redis's `rdbSaveRawString` would.
     pub fn put_string(&mut self, out: &mut Vec<u8>, s: &[u8]) {
         if s.len() <= 11 {

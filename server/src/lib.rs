@@ -14,6 +14,7 @@ pub mod conn;
 pub mod dispatch;
 pub mod knobs;
 pub mod pause;
+pub mod persist;
 pub mod protocol;
 pub mod server;
 pub mod slot;

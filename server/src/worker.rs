@@ -78,6 +78,7 @@ pub fn spawn(
     shared: Arc<Shared>,
     limits: Limits,
     rx: mpsc::UnboundedReceiver<ShardMsg>,
+    shard: Shard,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name(format!("shard-{id}"))
@@ -92,12 +93,11 @@ pub fn spawn(
                     std::process::exit(1);
                 }
             };
-            let databases = limits.databases;
             let worker = Rc::new(Worker {
                 id,
                 shared,
                 env: RefCell::new(ShardEnv {
-                    shard: Shard::new(id, databases),
+                    shard,
                     limits,
                     cmdstats: CmdStats::default(),
                     blocking: Default::default(),
