@@ -343,7 +343,9 @@ pub async fn save(shared: &Arc<Shared>) -> Result<(), SaveError> {
             let _ = tx.send(r);
         });
     let result = match spawned {
-        Ok(_) => rx.await.unwrap_or_else(|_| Err(std::io::Error::other("save thread died"))),
+        Ok(_) => rx
+            .await
+            .unwrap_or_else(|_| Err(std::io::Error::other("save thread died"))),
         Err(e) => Err(e),
     };
     shared.persist.busy.store(false, Ordering::Release);
@@ -438,11 +440,16 @@ pub async fn cron(shared: Arc<Shared>) {
         let may_retry = p.last_bgsave_ok.load(Ordering::Relaxed)
             || now.saturating_sub(p.last_bgsave_try.load(Ordering::Relaxed)) > BGSAVE_RETRY_DELAY;
         let cfg = shared.config();
-        let due = cfg.save_points().iter().find(|sp| {
-            dirty >= sp.changes.max(0) as u64 && since as i64 > sp.seconds && may_retry
-        });
+        let due = cfg
+            .save_points()
+            .iter()
+            .find(|sp| dirty >= sp.changes.max(0) as u64 && since as i64 > sp.seconds && may_retry);
         if let Some(sp) = due {
-            tracing::info!("{} changes in {} seconds. Saving...", sp.changes, sp.seconds);
+            tracing::info!(
+                "{} changes in {} seconds. Saving...",
+                sp.changes,
+                sp.seconds
+            );
             let _ = bgsave(&shared).await;
         }
     }
@@ -464,14 +471,23 @@ pub fn load_at_startup(
     let data = match std::fs::read(&path) {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((shards, None)),
-        Err(e) => anyhow::bail!("Fatal error loading the DB, check server logs. Exiting. ({}: {e})", path.display()),
+        Err(e) => anyhow::bail!(
+            "Fatal error loading the DB, check server logs. Exiting. ({}: {e})",
+            path.display()
+        ),
     };
     let start = Instant::now();
     let loaded = load_into(&data, &mut shards, thresholds).map_err(|e| {
-        anyhow::anyhow!("Fatal error loading the DB ({}): {e}. Exiting.", path.display())
+        anyhow::anyhow!(
+            "Fatal error loading the DB ({}): {e}. Exiting.",
+            path.display()
+        )
     })?;
     if let Some(v) = loaded.aux("redis-ver").or(loaded.aux("valkey-ver")) {
-        tracing::info!("Loading RDB produced by version {}", String::from_utf8_lossy(v));
+        tracing::info!(
+            "Loading RDB produced by version {}",
+            String::from_utf8_lossy(v)
+        );
     }
     if let Some(ct) = loaded
         .aux("ctime")
@@ -485,7 +501,10 @@ pub fn load_at_startup(
         loaded.keys,
         loaded.expired
     );
-    tracing::info!("DB loaded from disk: {:.3} seconds", start.elapsed().as_secs_f64());
+    tracing::info!(
+        "DB loaded from disk: {:.3} seconds",
+        start.elapsed().as_secs_f64()
+    );
     Ok((shards, Some(loaded)))
 }
 

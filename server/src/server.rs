@@ -214,12 +214,13 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let listeners = rt.block_on(bind_all(&config))?;
     // Load the snapshot before serving, as Redis does; a file that does
     // not load whole stops start-up.
-    let (shards, loaded) =
-        crate::persist::load_at_startup(&config, nshards, limits.thresholds)?;
+    let (shards, loaded) = crate::persist::load_at_startup(&config, nshards, limits.thresholds)?;
     let persist = crate::persist::PersistState::new(started_unix);
     if let Some(l) = loaded {
         persist.last_load_loaded.store(l.keys, Ordering::Relaxed);
-        persist.last_load_expired.store(l.expired, Ordering::Relaxed);
+        persist
+            .last_load_expired
+            .store(l.expired, Ordering::Relaxed);
         if let Ok(mut f) = persist.functions.lock() {
             *f = l.functions;
         }

@@ -292,14 +292,18 @@ fn debug(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
                 } else if is(a, "nosave") {
                     save = false;
                 } else {
-                    return Err(CmdError::msg("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options."));
+                    return Err(CmdError::msg(
+                        "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
+                    ));
                 }
             }
             return match crate::persist::debug_reload(&ctx.worker.shared, save, flush).await {
                 Ok(()) => Ok(Reply::Ok),
                 Err(e) => {
                     tracing::warn!("DEBUG RELOAD: {e}");
-                    Err(CmdError::msg("ERR Error trying to load the RDB dump, check server logs."))
+                    Err(CmdError::msg(
+                        "ERR Error trying to load the RDB dump, check server logs.",
+                    ))
                 }
             };
         }

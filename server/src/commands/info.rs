@@ -536,7 +536,10 @@ fn persistence_section(shared: &Shared, add: &mut Add<'_>) {
     add("rdb_bgsave_in_progress", (bg as u8).to_string());
     add("rdb_last_save_time", ld(&p.last_save));
     let ok = p.last_bgsave_ok.load(Ordering::Relaxed);
-    add("rdb_last_bgsave_status", if ok { "ok" } else { "err" }.into());
+    add(
+        "rdb_last_bgsave_status",
+        if ok { "ok" } else { "err" }.into(),
+    );
     add(
         "rdb_last_bgsave_time_sec",
         p.last_bgsave_secs.load(Ordering::Relaxed).to_string(),

@@ -53,7 +53,9 @@ fn save(ctx: &mut ConnCtx, _argv: Vec<Bytes>) -> CmdFuture<'_> {
     Box::pin(async move {
         match crate::persist::save(&ctx.worker.shared).await {
             Ok(()) => Ok(Reply::Ok),
-            Err(SaveError::InProgress) => Err(CmdError::msg("ERR Background save already in progress")),
+            Err(SaveError::InProgress) => {
+                Err(CmdError::msg("ERR Background save already in progress"))
+            }
             Err(SaveError::Failed) => Err(CmdError::msg("ERR")),
         }
     })
@@ -68,7 +70,9 @@ fn bgsave(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
         }
         match crate::persist::bgsave(&ctx.worker.shared).await {
             Ok(()) => Ok(Reply::Status("Background saving started".into())),
-            Err(SaveError::InProgress) => Err(CmdError::msg("ERR Background save already in progress")),
+            Err(SaveError::InProgress) => {
+                Err(CmdError::msg("ERR Background save already in progress"))
+            }
             Err(SaveError::Failed) => Err(CmdError::msg("ERR")),
         }
     })

@@ -368,7 +368,12 @@ impl Loader {
             if !d.has(MULTI_ARG) && argc != 2 {
                 return Err(msg("wrong number of arguments"));
             }
-            let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+            let mut args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+            // Redis splits a multi-argument directive given as one quoted
+            // argument (`--save "3600 1"`) on spaces.
+            if d.has(MULTI_ARG) && args.len() == 1 && !args[0].is_empty() {
+                args = text::split_on(args[0], b' ');
+            }
             let old = &cfg.values[d.id as usize];
             let v = values::parse(
                 d,
