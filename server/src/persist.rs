@@ -191,12 +191,10 @@ async fn on_helper<R: Send + 'static>(
 /// ones, replacing keys of the same name). Atomic: a file that does not
 /// load changes nothing.
 pub async fn debug_reload(shared: &Arc<Shared>, save: bool, flush: bool) -> Result<(), String> {
-    if shared.persist.busy.swap(true, Ordering::AcqRel) {
+    let Some(_busy) = Busy::take(&shared.persist) else {
         return Err("Background save already in progress".into());
-    }
-    let r = reload_frozen(shared, save, flush).await;
-    shared.persist.busy.store(false, Ordering::Release);
-    r
+    };
+    reload_frozen(shared, save, flush).await
 }
 
 async fn reload_frozen(shared: &Arc<Shared>, save: bool, flush: bool) -> Result<(), String> {
@@ -308,6 +306,29 @@ fn saved(shared: &Shared, cut: &Cut) {
     p.saves.fetch_add(1, Ordering::Relaxed);
 }
 
+/// Holds `busy` for one save; releasing it on drop, so that a save whose
+/// client went away mid-await (its future dropped) does not block every
+/// later save. Disarmed when a helper thread takes over the release.
+struct Busy<'a> {
+    p: &'a PersistState,
+    armed: bool,
+}
+
+impl<'a> Busy<'a> {
+    fn take(p: &'a PersistState) -> Option<Busy<'a>> {
+        (!p.busy.swap(true, Ordering::AcqRel)).then_some(Busy { p, armed: true })
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.p.bgsave_in_progress.store(false, Ordering::Relaxed);
+            self.p.busy.store(false, Ordering::Release);
+        }
+    }
+}
+
 /// Where and how to save, from the current configuration.
 fn target(shared: &Shared) -> (PathBuf, bool, bool) {
     let c = shared.config();
@@ -326,9 +347,9 @@ pub enum SaveError {
 /// A foreground save (SAVE, SHUTDOWN, FLUSHALL with save points, DEBUG
 /// RELOAD): the cut, then the write on a helper thread, awaited.
 pub async fn save(shared: &Arc<Shared>) -> Result<(), SaveError> {
-    if shared.persist.busy.swap(true, Ordering::AcqRel) {
+    let Some(busy) = Busy::take(&shared.persist) else {
         return Err(SaveError::InProgress);
-    }
+    };
     let cut = take_cut(shared).await;
     let (path, compress, checksum) = target(shared);
     let (tx, rx) = tokio::sync::oneshot::channel();
@@ -348,7 +369,7 @@ pub async fn save(shared: &Arc<Shared>) -> Result<(), SaveError> {
             .unwrap_or_else(|_| Err(std::io::Error::other("save thread died"))),
         Err(e) => Err(e),
     };
-    shared.persist.busy.store(false, Ordering::Release);
+    drop(busy);
     match result {
         Ok(_) => {
             tracing::info!("DB saved on disk");
@@ -366,9 +387,9 @@ pub async fn save(shared: &Arc<Shared>) -> Result<(), SaveError> {
 /// taken.
 pub async fn bgsave(shared: &Arc<Shared>) -> Result<(), SaveError> {
     let p = &shared.persist;
-    if p.busy.swap(true, Ordering::AcqRel) {
+    let Some(mut busy) = Busy::take(p) else {
         return Err(SaveError::InProgress);
-    }
+    };
     let started = unix_now();
     p.bgsave_in_progress.store(true, Ordering::Relaxed);
     p.bgsave_started.store(started, Ordering::Relaxed);
@@ -412,6 +433,8 @@ pub async fn bgsave(shared: &Arc<Shared>) -> Result<(), SaveError> {
         finish(false);
         return Err(SaveError::Failed);
     }
+    // The helper thread releases `busy` when it is done.
+    busy.armed = false;
     Ok(())
 }
 
