@@ -25,7 +25,7 @@ pub mod types;
 pub mod write;
 
 pub use error::{RdbError, RdbResult};
-pub use load::{load, LoadOptions, Loaded};
+pub use load::{load, load_with_hints, LoadOptions, Loaded};
 pub use write::{Encoder, RDB_VERSION_WRITTEN};
 
 /// The newest RDB version the loader reads (Redis 7.4's).

@@ -367,6 +367,19 @@ impl<'t> HashBuilder<'t> {
 pub fn load(
     data: &[u8],
     opts: &LoadOptions,
+    sink: impl FnMut(usize, &[u8], Entry),
+) -> RdbResult<Loaded> {
+    load_with_hints(data, opts, |_, _| {}, sink)
+}
+
+/// [`load`], also passing each RESIZEDB hint to `hint(db, keys)` so the
+/// caller can size its tables once. The hint is capped by what the rest
+/// of the file can hold (a key takes at least 3 bytes), so a hostile hint
+/// cannot make the caller allocate beyond the file's size.
+pub fn load_with_hints(
+    data: &[u8],
+    opts: &LoadOptions,
+    mut hint: impl FnMut(usize, u64),
     mut sink: impl FnMut(usize, &[u8], Entry),
 ) -> RdbResult<Loaded> {
     let mut cur = Cursor::new(data);
@@ -417,8 +430,9 @@ pub fn load(
                 db = n as usize;
             }
             OP_RESIZEDB => {
+                let keys = cur.length()?;
                 cur.length()?;
-                cur.length()?;
+                hint(db, keys.min(cur.remaining() as u64 / 3));
             }
             OP_AUX => {
                 let k = cur.bytes()?.into_owned();

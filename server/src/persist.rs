@@ -547,10 +547,25 @@ pub fn load_into(
         now_ms: now,
         databases,
     };
-    persistence::load(data, &opts, |db, key, entry| {
-        let s = crate::slot::shard_of(key, n);
-        shards[s].dbs[db].insert_entry(key, entry);
-    })
+    // Keys spread evenly over the shards by slot: each reserves its share.
+    let hints = std::cell::RefCell::new(Vec::new());
+    let r = persistence::load_with_hints(
+        data,
+        &opts,
+        |db, keys| hints.borrow_mut().push((db, keys)),
+        |db, key, entry| {
+            for (hdb, keys) in hints.borrow_mut().drain(..) {
+                for sh in shards.iter_mut() {
+                    if let Some(d) = sh.dbs.get_mut(hdb) {
+                        d.reserve((keys as usize / n).saturating_add(16));
+                    }
+                }
+            }
+            let s = crate::slot::shard_of(key, n);
+            shards[s].dbs[db].insert_entry(key, entry);
+        },
+    );
+    r
 }
 
 use storage::shard::Clock as _;

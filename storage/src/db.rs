@@ -267,6 +267,12 @@ impl Db {
         }
     }
 
+    /// Makes room for `additional` more keys at once (the RDB loader, from
+    /// the file's RESIZEDB hint), so loading does not regrow the table.
+    pub fn reserve(&mut self, additional: usize) {
+        self.map.reserve_exact(additional);
+    }
+
     /// Grows the entry storage by a quarter when full. Left alone, indexmap
     /// sizes its entry vector to the hash table's capacity, up to 1.75x
     /// the keys (150 bytes per small key at 500k keys); growing by a
