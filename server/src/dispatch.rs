@@ -184,6 +184,14 @@ fn finish(
         Err(e) => e.into(),
     };
     let failed = reply.is_error();
+    // Redis's `server.dirty`, approximated: a write command counts once
+    // unless its reply says it changed nothing.
+    if !failed
+        && cmd.has(crate::command::flags::WRITE)
+        && !matches!(reply, Reply::Nil | Reply::NilArray | Reply::Int(0))
+    {
+        ctx.worker.shared.persist.note_change();
+    }
     count(ctx, cmd, parent, |s| {
         s.calls += 1;
         s.usec += usec;

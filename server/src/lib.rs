@@ -18,6 +18,7 @@ pub mod monitor;
 pub mod notify;
 pub mod outbox;
 pub mod pause;
+pub mod persist;
 pub mod protocol;
 pub mod script;
 pub mod pubsub;

@@ -22,6 +22,8 @@ pub struct Limits {
     pub active_expire_effort: u32,
     /// The encoding thresholds (`*-max-listpack-*`, `set-max-intset-entries`).
     pub thresholds: storage::types::Thresholds,
+    /// rdbcompression: LZF for long strings in DUMP payloads.
+    pub rdbcompression: bool,
 }
 
 impl Default for Limits {
@@ -33,6 +35,7 @@ impl Default for Limits {
             hz: 10,
             active_expire_effort: 1,
             thresholds: storage::types::Thresholds::default(),
+            rdbcompression: true,
         }
     }
 }
@@ -55,6 +58,7 @@ impl Limits {
                 zset_max_listpack_entries: c.int(Id::ZsetMaxListpackEntries).max(0) as usize,
                 zset_max_listpack_value: c.int(Id::ZsetMaxListpackValue).max(0) as usize,
             },
+            rdbcompression: c.rdbcompression(),
         }
     }
 }
@@ -117,6 +121,8 @@ pub struct Shared {
     pub info: crate::commands::info::InfoState,
     /// Scripts and functions: caches, runs, BUSY state.
     pub scripts: crate::script::Scripts,
+    /// Snapshot state: changes since the last save, saves in progress.
+    pub persist: crate::persist::PersistState,
     /// Asks the listener to listen on a new port or bind address.
     rebind: Mutex<Option<mpsc::UnboundedSender<RebindRequest>>>,
 }
@@ -210,6 +216,19 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let listeners = rt.block_on(bind_all(&config))?;
+    // Load the snapshot before serving, as Redis does; a file that does
+    // not load whole stops start-up.
+    let (shards, loaded) = crate::persist::load_at_startup(&config, nshards, limits.thresholds)?;
+    let persist = crate::persist::PersistState::new(started_unix);
+    if let Some(l) = loaded {
+        persist.last_load_loaded.store(l.keys, Ordering::Relaxed);
+        persist
+            .last_load_expired
+            .store(l.expired, Ordering::Relaxed);
+        if let Ok(mut f) = persist.functions.lock() {
+            *f = l.functions;
+        }
+    }
     let port = listeners
         .first()
         .and_then(|l| l.local_addr().ok())
@@ -245,14 +264,33 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         errorstats: crate::slowlog::ErrorStats::default(),
         info: crate::commands::info::InfoState::new(),
         scripts: crate::script::Scripts::new(nshards),
+        persist,
     });
-    for (id, rx) in receivers.into_iter().enumerate() {
-        worker::spawn(id, shared.clone(), limits.clone(), rx)?;
+    for ((id, rx), shard) in receivers.into_iter().enumerate().zip(shards) {
+        worker::spawn(id, shared.clone(), limits.clone(), rx, shard)?;
     }
     tracing::info!("Ready to accept connections tcp (port {port}, {nshards} shards)");
     rt.spawn(crate::commands::info::sample_rates(shared.clone()));
+    rt.spawn(crate::persist::cron(shared.clone()));
     rt.block_on(accept_loop(shared, listeners));
     Ok(())
+}
+
+/// On SIGTERM/SIGINT: saves when save points are set, as Redis does.
+/// False when the save failed: Redis then refuses to exit.
+async fn final_save(shared: &Arc<Shared>) -> bool {
+    if shared.config().save_points().is_empty() {
+        return true;
+    }
+    crate::persist::wait_idle(shared).await;
+    tracing::warn!("Saving the final RDB snapshot before exiting.");
+    match crate::persist::save(shared).await {
+        Ok(()) => true,
+        Err(_) => {
+            tracing::warn!("Error trying to save the DB, can't exit.");
+            false
+        }
+    }
 }
 
 async fn bind_all(config: &Config) -> anyhow::Result<Vec<tokio::net::TcpListener>> {
@@ -366,11 +404,15 @@ async fn accept_loop(shared: Arc<Shared>, listeners: Vec<tokio::net::TcpListener
             }
             _ = tokio::signal::ctrl_c() => {
                 tracing::warn!("Received SIGINT scheduling shutdown...");
-                break;
+                if final_save(&shared).await {
+                    break;
+                }
             }
             _ = async { match sigterm.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending::<()>().await } } => {
                 tracing::warn!("Received SIGTERM scheduling shutdown...");
-                break;
+                if final_save(&shared).await {
+                    break;
+                }
             }
             Some(req) = rebind_rx.recv() => {
                 stop_acceptors(std::mem::take(&mut acceptors)).await;

@@ -243,6 +243,7 @@ mod tests {
             cmdstats: Default::default(),
             blocking: Default::default(),
             watches: Default::default(),
+            hub: std::sync::Arc::new(crate::pubsub::Hub::new(Default::default())),
         }
     }
 

@@ -120,6 +120,7 @@ pub fn spawn(
     shared: Arc<Shared>,
     limits: Limits,
     rx: mpsc::UnboundedReceiver<ShardMsg>,
+    shard: Shard,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name(format!("shard-{id}"))
@@ -134,13 +135,12 @@ pub fn spawn(
                     std::process::exit(1);
                 }
             };
-            let databases = limits.databases;
             let hub = shared.hub.clone();
             let worker = Rc::new(Worker {
                 id,
                 shared,
                 env: RefCell::new(ShardEnv {
-                    shard: Shard::new(id, databases),
+                    shard,
                     limits,
                     cmdstats: CmdStats::default(),
                     blocking: Default::default(),

@@ -49,6 +49,16 @@ impl Entry {
         }
     }
 
+    /// An entry with an optional deadline and a given LRU clock (for
+    /// RESTORE and the RDB loader, which set both from the payload).
+    pub fn with_expire(value: Value, expire_at: Option<u64>, lru: u32) -> Entry {
+        Entry {
+            value,
+            expire_at: expire_at.unwrap_or(0),
+            lru: lru & LRU_CLOCK_MAX,
+        }
+    }
+
     /// The deadline, if any.
     pub fn expire_at(&self) -> Option<u64> {
         (self.expire_at != 0).then_some(self.expire_at)
@@ -298,6 +308,12 @@ impl Db {
         } else if had && !has {
             self.expires.swap_remove(key);
         }
+    }
+
+    /// Makes room for `additional` more keys at once (the RDB loader, from
+    /// the file's RESIZEDB hint), so loading does not regrow the table.
+    pub fn reserve(&mut self, additional: usize) {
+        self.map.reserve_exact(additional);
     }
 
     /// Grows the entry storage by a quarter when full (see `growth`). Left alone, indexmap

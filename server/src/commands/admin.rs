@@ -284,6 +284,29 @@ fn debug(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
         if is(sub, "populate") && (3..=5).contains(&argv.len()) {
             return debug_populate(ctx, &argv).await;
         }
+        if is(sub, "reload") {
+            let (mut save, mut flush) = (true, true);
+            for a in &argv[2..] {
+                if is(a, "merge") || is(a, "noflush") {
+                    flush = false;
+                } else if is(a, "nosave") {
+                    save = false;
+                } else {
+                    return Err(CmdError::msg(
+                        "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
+                    ));
+                }
+            }
+            return match crate::persist::debug_reload(&ctx.worker.shared, save, flush).await {
+                Ok(()) => Ok(Reply::Ok),
+                Err(e) => {
+                    tracing::warn!("DEBUG RELOAD: {e}");
+                    Err(CmdError::msg(
+                        "ERR Error trying to load the RDB dump, check server logs.",
+                    ))
+                }
+            };
+        }
         Err(subcommand_syntax_error(sub, "DEBUG"))
     })
 }
@@ -461,13 +484,17 @@ fn debug_populate<'a>(ctx: &'a mut ConnCtx, argv: &[Bytes]) -> CmdFuture<'a> {
 fn shutdown(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
     Box::pin(async move {
         let (mut save, mut nosave, mut abort, mut other) = (false, false, false, false);
+        let mut force = false;
         for a in &argv[1..] {
             if is(a, "nosave") {
                 nosave = true;
             } else if is(a, "save") {
                 save = true;
-            } else if is(a, "now") || is(a, "force") {
+            } else if is(a, "now") {
                 other = true;
+            } else if is(a, "force") {
+                other = true;
+                force = true;
             } else if is(a, "abort") {
                 abort = true;
             } else {
@@ -480,11 +507,20 @@ fn shutdown(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
         if abort {
             return Err(CmdError::msg("ERR No shutdown in progress."));
         }
-        // Nothing to save yet: stop now. The listener wakes, the process
-        // exits 0 and every connection closes; like Redis, the caller gets
-        // no reply.
+        // Save when asked, or when save points are set (unless NOSAVE);
+        // a failed save keeps the server up unless FORCE. Then stop: the
+        // listener wakes, the process exits 0 and every connection closes;
+        // like Redis, the caller gets no reply.
         let shared = ctx.worker.shared.clone();
         tracing::warn!("User requested shutdown...");
+        if !nosave && (save || !shared.config().save_points().is_empty()) {
+            crate::persist::wait_idle(&shared).await;
+            tracing::warn!("Saving the final RDB snapshot before exiting.");
+            if crate::persist::save(&shared).await.is_err() && !force {
+                tracing::warn!("Error trying to save the DB, can't exit.");
+                return Err(CmdError::msg("ERR Errors trying to SHUTDOWN. Check logs."));
+            }
+        }
         shared.shutting_down.store(true, Ordering::Relaxed);
         shared.shutdown.notify_one();
         std::future::pending::<()>().await;

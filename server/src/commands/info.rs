@@ -516,7 +516,13 @@ fn memory_section(shared: &Shared, add: &mut Add<'_>) {
 }
 
 fn persistence_section(shared: &Shared, add: &mut Add<'_>) {
-    // No persistence yet: Redis's figures for a server that never saved.
+    let p = &shared.persist;
+    let ld = |a: &AtomicU64| a.load(Ordering::Relaxed).to_string();
+    let bg = p.bgsave_in_progress.load(Ordering::Relaxed);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     for (k, v) in [
         ("loading", "0"),
         ("async_loading", "0"),
@@ -526,20 +532,32 @@ fn persistence_section(shared: &Shared, add: &mut Add<'_>) {
         ("current_fork_perc", "0.00"),
         ("current_save_keys_processed", "0"),
         ("current_save_keys_total", "0"),
-        ("rdb_changes_since_last_save", "0"),
-        ("rdb_bgsave_in_progress", "0"),
     ] {
         add(k, v.into());
     }
-    add("rdb_last_save_time", shared.started_unix.to_string());
+    add("rdb_changes_since_last_save", ld(&p.dirty));
+    add("rdb_bgsave_in_progress", (bg as u8).to_string());
+    add("rdb_last_save_time", ld(&p.last_save));
+    let ok = p.last_bgsave_ok.load(Ordering::Relaxed);
+    add(
+        "rdb_last_bgsave_status",
+        if ok { "ok" } else { "err" }.into(),
+    );
+    add(
+        "rdb_last_bgsave_time_sec",
+        p.last_bgsave_secs.load(Ordering::Relaxed).to_string(),
+    );
+    let current = if bg {
+        now.saturating_sub(p.bgsave_started.load(Ordering::Relaxed)) as i64
+    } else {
+        -1
+    };
+    add("rdb_current_bgsave_time_sec", current.to_string());
+    add("rdb_saves", ld(&p.saves));
+    add("rdb_last_cow_size", "0".into());
+    add("rdb_last_load_keys_expired", ld(&p.last_load_expired));
+    add("rdb_last_load_keys_loaded", ld(&p.last_load_loaded));
     for (k, v) in [
-        ("rdb_last_bgsave_status", "ok"),
-        ("rdb_last_bgsave_time_sec", "-1"),
-        ("rdb_current_bgsave_time_sec", "-1"),
-        ("rdb_saves", "0"),
-        ("rdb_last_cow_size", "0"),
-        ("rdb_last_load_keys_expired", "0"),
-        ("rdb_last_load_keys_loaded", "0"),
         ("aof_enabled", "0"),
         ("aof_rewrite_in_progress", "0"),
         ("aof_rewrite_scheduled", "0"),

@@ -610,6 +610,13 @@ fn flushall(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
         .await;
         let hub = ctx.worker.shared.hub.clone();
         hub.tracking.flush_all(&hub, ctx.client.id);
+        // Redis saves the now empty dataset when save points are set, so a
+        // restart does not bring the data back.
+        let shared = ctx.worker.shared.clone();
+        if !shared.config().save_points().is_empty() {
+            crate::persist::wait_idle(&shared).await;
+            let _ = crate::persist::save(&shared).await;
+        }
         Ok(Reply::Ok)
     })
 }

@@ -13,6 +13,7 @@ pub mod keys;
 pub mod list;
 pub mod lolwut;
 pub mod multi;
+pub mod persistence;
 pub mod scripting;
 pub mod monitor;
 pub mod pubsub;
@@ -44,4 +45,5 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     multi::COMMANDS,
     pubsub::COMMANDS,
     monitor::COMMANDS,
+    persistence::COMMANDS,
 ];

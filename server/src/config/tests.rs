@@ -919,3 +919,22 @@ fn pidfile_and_directory_config() {
     let cfg = cli_in(&dir, &[dir.to_str().unwrap(), "--port", "9"], "").unwrap();
     assert_eq!(cfg.port(), 9);
 }
+
+#[test]
+fn multi_arg_directive_in_one_quoted_argument_is_split() {
+    let cfg =
+        Config::from_command_line(&["--save".to_string(), "3600 1 60 5".to_string()]).unwrap();
+    assert_eq!(
+        cfg.save_points(),
+        &[
+            SavePoint {
+                seconds: 3600,
+                changes: 1
+            },
+            SavePoint {
+                seconds: 60,
+                changes: 5
+            }
+        ]
+    );
+}
