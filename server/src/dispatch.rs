@@ -39,7 +39,7 @@ pub async fn execute(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> Reply {
     // Hook (monitor): the command as received, fed after it ran.
     let monitored = (ctx.worker.shared.hub.monitors.any()
         && !cmd.has(crate::command::flags::ADMIN | crate::command::flags::SKIP_MONITOR))
-    .then(|| argv.clone());
+    .then(|| crate::monitor::redacted(cmd.name, &argv));
     // CLIENT PAUSE: wait while a pause holds this command back.
     let worker = ctx.worker.clone();
     let shared = &worker.shared;
