@@ -87,7 +87,7 @@ def numsub(port, channel):
     with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
         s.sendall(f"PUBSUB NUMSUB {channel}\r\n".encode())
         reply = s.recv(256).split(b"\r\n")
-        return int(reply[4][1:])
+        return int(reply[3][1:])
 
 
 def start_subscribers(port, n):

@@ -117,7 +117,7 @@ pub async fn run_resolved(
     // Hook (monitor): the command as received, fed after it ran.
     let monitored = (shared.hub.monitors.any()
         && !cmd.has(crate::command::flags::ADMIN | crate::command::flags::SKIP_MONITOR))
-    .then(|| argv.clone());
+    .then(|| crate::monitor::redacted(cmd.name, &argv));
     let slowlog_on = shared.slowlog.enabled() && !cmd.has(crate::command::flags::SKIP_SLOWLOG);
     let argc = argv.len();
     let start = Instant::now();

@@ -58,6 +58,34 @@ impl Monitors {
     }
 }
 
+/// The arguments MONITOR shows: passwords replaced by `(redacted)`, as
+/// Redis's `redactClientCommandArgument` does for AUTH and HELLO AUTH.
+pub fn redacted(name: &str, argv: &[Bytes]) -> Vec<Bytes> {
+    const HIDDEN: Bytes = Bytes::from_static(b"(redacted)");
+    let mut out = argv.to_vec();
+    match name {
+        "auth" => {
+            for a in out.iter_mut().skip(1) {
+                *a = HIDDEN;
+            }
+        }
+        "hello" => {
+            let mut i = 2;
+            while i < out.len() {
+                if out[i].eq_ignore_ascii_case(b"auth") && i + 2 < out.len() {
+                    out[i + 1] = HIDDEN;
+                    out[i + 2] = HIDDEN;
+                    i += 3;
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
 fn unix_micros() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -105,6 +133,35 @@ pub fn repr(s: &[u8], out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        let b = |v: &[&str]| {
+            v.iter()
+                .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            redacted("auth", &b(&["AUTH", "u", "p"])),
+            b(&["AUTH", "(redacted)", "(redacted)"])
+        );
+        assert_eq!(
+            redacted(
+                "hello",
+                &b(&["HELLO", "3", "AUTH", "u", "p", "SETNAME", "n"])
+            ),
+            b(&[
+                "HELLO",
+                "3",
+                "AUTH",
+                "(redacted)",
+                "(redacted)",
+                "SETNAME",
+                "n"
+            ])
+        );
+        assert_eq!(redacted("get", &b(&["GET", "k"])), b(&["GET", "k"]));
+    }
 
     #[test]
     fn line_matches_redis_format() {
