@@ -34,6 +34,13 @@ pub async fn execute(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> Reply {
         count_error(ctx, &reply);
         return reply;
     }
+    // maxmemory: evict if over; refuse a denyoom command if still over.
+    if let Err(e) = crate::evict::before_command(ctx, cmd).await {
+        count(ctx, cmd, parent, |s| s.rejected_calls += 1);
+        let reply: Reply = e.into();
+        count_error(ctx, &reply);
+        return reply;
+    }
     // CLIENT PAUSE: wait while a pause holds this command back.
     let worker = ctx.worker.clone();
     let shared = &worker.shared;
@@ -348,6 +355,7 @@ pub async fn gather_run_scatter<R>(
     let tx = Tx::begin(&shared, by_shard.iter().map(|(s, _)| *s).collect()).await;
     let limits = ctx.worker.env.borrow().limits.clone();
     let mut scratch = Shard::new(usize::MAX, limits.databases);
+    scratch.set_access(limits.memory.access());
     let now = scratch.refresh_time();
     for (s, ks) in &by_shard {
         let ks = ks.clone();
@@ -471,6 +479,10 @@ pub fn remote_plan(ctx: &ConnCtx, argv: &[Bytes]) -> Option<RemotePlan> {
         return None;
     }
     gates(ctx, cmd, parent, argv).ok()?;
+    // Over maxmemory: go through `execute`, whose gate evicts.
+    if crate::evict::over_limit(&ctx.worker) {
+        return None;
+    }
     let positions = cmd.key_positions(argv).ok()?;
     let first = *positions.first()?;
     let target = shard_of(&argv[first], shared.nshards);

@@ -12,6 +12,7 @@ pub mod commands;
 pub mod config;
 pub mod conn;
 pub mod dispatch;
+pub mod evict;
 pub mod knobs;
 pub mod pause;
 pub mod protocol;

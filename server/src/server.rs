@@ -22,6 +22,8 @@ pub struct Limits {
     pub active_expire_effort: u32,
     /// The encoding thresholds (`*-max-listpack-*`, `set-max-intset-entries`).
     pub thresholds: storage::types::Thresholds,
+    /// maxmemory, its policy and knobs.
+    pub memory: crate::evict::MemoryLimits,
 }
 
 impl Default for Limits {
@@ -33,6 +35,7 @@ impl Default for Limits {
             hz: 10,
             active_expire_effort: 1,
             thresholds: storage::types::Thresholds::default(),
+            memory: Default::default(),
         }
     }
 }
@@ -55,6 +58,7 @@ impl Limits {
                 zset_max_listpack_entries: c.int(Id::ZsetMaxListpackEntries).max(0) as usize,
                 zset_max_listpack_value: c.int(Id::ZsetMaxListpackValue).max(0) as usize,
             },
+            memory: crate::evict::MemoryLimits::from_config(c),
         }
     }
 }
@@ -113,6 +117,8 @@ pub struct Shared {
     pub errorstats: crate::slowlog::ErrorStats,
     /// What INFO keeps between calls (memory at start-up and peak, rates).
     pub info: crate::commands::info::InfoState,
+    /// The memory figure maxmemory is checked against, and the evictor.
+    pub memory: crate::evict::MemoryMonitor,
     /// Asks the listener to listen on a new port or bind address.
     rebind: Mutex<Option<mpsc::UnboundedSender<RebindRequest>>>,
 }
@@ -236,6 +242,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         latency,
         errorstats: crate::slowlog::ErrorStats::default(),
         info: crate::commands::info::InfoState::new(),
+        memory: crate::evict::MemoryMonitor::new(nshards, limits.memory.maxmemory),
     });
     for (id, rx) in receivers.into_iter().enumerate() {
         worker::spawn(id, shared.clone(), limits.clone(), rx)?;

@@ -93,11 +93,14 @@ pub fn spawn(
                 }
             };
             let databases = limits.databases;
+            let mut shard = Shard::new(id, databases);
+            shard.set_access(limits.memory.access());
+            shard.set_bounded_growth(limits.memory.maxmemory != 0);
             let worker = Rc::new(Worker {
                 id,
                 shared,
                 env: RefCell::new(ShardEnv {
-                    shard: Shard::new(id, databases),
+                    shard,
                     limits,
                     cmdstats: CmdStats::default(),
                     blocking: Default::default(),
@@ -118,6 +121,7 @@ async fn inbox_loop(worker: Rc<Worker>, mut rx: mpsc::UnboundedReceiver<ShardMsg
                 let mut env = worker.env.borrow_mut();
                 env.shard.refresh_time();
                 f(&mut env);
+                crate::evict::after_message(&worker.shared, worker.id, &env);
             }
             ShardMsg::Arm { mut ops, ready } => {
                 worker.frozen.set(true);
@@ -137,7 +141,9 @@ async fn inbox_loop(worker: Rc<Worker>, mut rx: mpsc::UnboundedReceiver<ShardMsg
     }
 }
 
-/// Periodic work, `hz` times a second: Redis's active expiry cycle.
+/// Periodic work, `hz` times a second: Redis's active expiry cycle, and
+/// the memory figure (evicting if over maxmemory, as Redis's eviction
+/// time event does after a time-limited run).
 async fn cron(worker: Rc<Worker>) {
     loop {
         let (hz, effort) = {
@@ -148,7 +154,13 @@ async fn cron(worker: Rc<Worker>) {
         if worker.is_frozen() {
             continue;
         }
-        let mut env = worker.env.borrow_mut();
-        env.shard.active_expire_cycle(effort);
+        {
+            let mut env = worker.env.borrow_mut();
+            env.shard.active_expire_cycle(effort);
+        }
+        crate::evict::cron_tick(&worker);
+        if worker.id == 0 && crate::evict::over_limit(&worker) {
+            crate::evict::perform_evictions(&worker).await;
+        }
     }
 }

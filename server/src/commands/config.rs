@@ -160,9 +160,30 @@ fn config_set(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
             .configure(crate::knobs::latency_monitor_threshold(&after));
         // Shards keep a copy of the limits they consult; refresh them all.
         let limits = Limits::from_config(&after);
+        let access_changed = {
+            let old = Limits::from_config(&before).memory;
+            old.policy != limits.memory.policy || old.lfu != limits.memory.lfu
+        };
         for s in 0..shared.nshards {
             let l = limits.clone();
-            shared.run_on(s, move |env| env.limits = l).await;
+            shared
+                .run_on(s, move |env| {
+                    if access_changed {
+                        env.shard.set_access(l.memory.access());
+                    }
+                    env.shard.set_bounded_growth(l.memory.maxmemory != 0);
+                    env.limits = l
+                })
+                .await;
+        }
+        shared.memory.set_maxmemory(limits.memory.maxmemory);
+        if changed.contains(&Id::Maxmemory) {
+            // Lowering maxmemory evicts at once (Redis runs performEvictions
+            // from the config's apply function), beyond one time slice.
+            while crate::evict::over_limit(&ctx.worker)
+                && crate::evict::perform_evictions(&ctx.worker).await
+                    == crate::evict::Outcome::Running
+            {}
         }
         Ok(Reply::Ok)
     })

@@ -12,6 +12,7 @@ pub mod introspection;
 pub mod keys;
 pub mod list;
 pub mod lolwut;
+pub mod memory;
 pub mod sets;
 pub mod sort;
 pub mod strings;
@@ -35,4 +36,5 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     sort::COMMANDS,
     hash::COMMANDS,
     list::COMMANDS,
+    memory::COMMANDS,
 ];
