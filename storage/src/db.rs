@@ -292,6 +292,20 @@ impl Db {
         }
     }
 
+    /// Gives back the keyspace's spare slots when more than an eighth are
+    /// free (after eviction: free slots are memory maxmemory does not
+    /// count, so they must stay a small share). O(n), so only when sparse.
+    pub fn shrink_if_sparse(&mut self) {
+        let len = self.map.len();
+        if self.map.capacity() - len > len / 8 + 1024 {
+            self.map.shrink_to(len + len / 32);
+        }
+        let n = self.expires.len();
+        if self.expires.capacity() - n > n / 8 + 1024 {
+            self.expires.shrink_to(n + n / 32);
+        }
+    }
+
     /// Grows the entry storage by 1/32 instead of 1/4 when full (set while
     /// a maxmemory is configured, so free slots stay a small share).
     pub fn set_bounded_growth(&mut self, on: bool) {

@@ -456,6 +456,11 @@ impl Shard {
                 out.keys.push((db, key));
             }
         }
+        if !out.keys.is_empty() {
+            for db in &mut self.dbs {
+                db.shrink_if_sparse();
+            }
+        }
         out
     }
 

@@ -180,9 +180,8 @@ fn config_set(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
         if changed.contains(&Id::Maxmemory) {
             // Lowering maxmemory evicts at once (Redis runs performEvictions
             // from the config's apply function), beyond one time slice.
-            while crate::evict::over_limit(&ctx.worker)
-                && crate::evict::perform_evictions(&ctx.worker).await
-                    == crate::evict::Outcome::Running
+            while crate::evict::perform_evictions(&ctx.worker).await
+                == crate::evict::Outcome::Running
             {}
         }
         Ok(Reply::Ok)
