@@ -8,6 +8,9 @@ per request (from /proc/PID/stat), the fair comparison on a 2-core machine
 where the benchmark client is often the bottleneck.
 
 Usage: bench/compare.py [--requests N] [--shards N] [--tests set,get,...] [--magpie PATH]
+
+`--tests set-evict` measures SET while evicting (maxmemory 50mb,
+allkeys-lru, 100-byte values over 10M keys).
 """
 
 import argparse
@@ -52,12 +55,13 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-def start(kind, magpie, shards):
+def start(kind, magpie, shards, extra=()):
     port = free_port()
     if kind == "redis":
         cmd = ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"]
     else:
         cmd = [magpie, "--port", str(port), "--save", "", "--shards", str(shards)]
+    cmd += list(extra)
     t0 = time.time()
     proc = subprocess.Popen(["taskset", "-c", "0"] + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_pong(port)
@@ -73,8 +77,20 @@ CUSTOM = {
 }
 
 
+# Workloads under maxmemory: (redis-benchmark arguments, server arguments).
+# SET of 100-byte values over 10M random keys overflows 50 MB, so the
+# servers evict all along.
+EVICT = {
+    "set-evict": (["-t", "set", "-d", "100"],
+                  ["--maxmemory", "50mb", "--maxmemory-policy", "allkeys-lru"]),
+}
+
+
 def run_benchmark(port, test, pipeline, requests, clients=50, keyspace=100000):
-    what = CUSTOM[test] if test in CUSTOM else ["-t", test]
+    if test in EVICT:
+        what, keyspace = EVICT[test][0], 10000000
+    else:
+        what = CUSTOM[test] if test in CUSTOM else ["-t", test]
     cmd = ["taskset", "-c", "1", "redis-benchmark", "-p", str(port), "-P", str(pipeline),
            "-c", str(clients), "-n", str(requests), "-r", str(keyspace), "--csv"] + what
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
@@ -86,11 +102,15 @@ def run_benchmark(port, test, pipeline, requests, clients=50, keyspace=100000):
 
 
 def measure(kind, magpie, shards, test, pipeline, requests):
-    proc, port, startup = start(kind, magpie, shards)
+    proc, port, startup = start(kind, magpie, shards, EVICT.get(test, ((), ()))[1])
     try:
         # A short warm-up fills the keyspace so GETs hit (and the
-        # leaderboard, for the sorted-set reads).
-        run_benchmark(port, "set", 16, min(requests, 200000))
+        # leaderboard, for the sorted-set reads); under maxmemory, it
+        # fills memory past the limit so the measured run evicts.
+        if test in EVICT:
+            run_benchmark(port, test, 16, 600000)
+        else:
+            run_benchmark(port, "set", 16, min(requests, 200000))
         if test.startswith("z"):
             run_benchmark(port, "zincrby", 16, min(requests, 200000))
         before = cpu_seconds(proc.pid)

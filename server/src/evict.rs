@@ -5,7 +5,8 @@
 //! every arena's statistics under a lock: too costly per command. So the
 //! figure is cached in [`MemoryMonitor`] and refreshed
 //! - by each worker after every [`REFRESH_EVERY`] commands it gates while
-//!   a maxmemory is set, and on each cron tick;
+//!   a maxmemory is set (every [`REFRESH_EVERY_FAR`] while more than 1/16
+//!   below it), and on each cron tick;
 //! - whenever the cached figure says "over", before evicting (so a stale
 //!   figure never causes an eviction);
 //! - after an eviction, lowered by the estimated bytes freed until the next
@@ -44,8 +45,11 @@ use std::time::{Duration, Instant};
 use storage::evict::{Access, EvictParams, LfuParams, Policy};
 use storage::{CmdError, CmdResult};
 
-/// Commands a worker gates between two refreshes of the memory figure.
+/// Commands a worker gates between two refreshes of the memory figure
+/// when the figure is within 1/16 of maxmemory.
 pub const REFRESH_EVERY: u32 = 32;
+/// The same, while the figure is further below maxmemory.
+pub const REFRESH_EVERY_FAR: u32 = 256;
 
 /// The maxmemory settings a worker consults (part of `Limits`).
 #[derive(Debug, Clone, Copy)]
@@ -234,10 +238,15 @@ pub fn over_limit(worker: &Worker) -> bool {
     if max == 0 {
         return false;
     }
+    let every = if mem.used_for_evict() < max - max / 16 {
+        REFRESH_EVERY_FAR
+    } else {
+        REFRESH_EVERY
+    };
     let due = SINCE_REFRESH.with(|c| {
         let n = c.get() + 1;
-        c.set(if n >= REFRESH_EVERY { 0 } else { n });
-        n >= REFRESH_EVERY
+        c.set(if n >= every { 0 } else { n });
+        n >= every
     });
     if due {
         refresh_local(worker);
