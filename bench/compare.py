@@ -11,6 +11,8 @@ Usage: bench/compare.py [--requests N] [--shards N] [--tests set,get,...] [--mag
 
 `--tests publish1,publish50` measures PUBLISH to a channel with 1 and 50
 subscribers (redis-cli processes on the client's core, reading everything).
+`--tests set-evict` measures SET while evicting (maxmemory 50mb,
+allkeys-lru, 100-byte values over 10M keys).
 """
 
 import argparse
@@ -55,12 +57,13 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-def start(kind, magpie, shards):
+def start(kind, magpie, shards, extra=()):
     port = free_port()
     if kind == "redis":
         cmd = ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"]
     else:
         cmd = [magpie, "--port", str(port), "--save", "", "--shards", str(shards)]
+    cmd += list(extra)
     t0 = time.time()
     proc = subprocess.Popen(["taskset", "-c", "0"] + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_pong(port)
@@ -102,9 +105,20 @@ def start_subscribers(port, n):
     return subs
 
 
+# Workloads under maxmemory: (redis-benchmark arguments, server arguments).
+# SET of 100-byte values over 10M random keys overflows 50 MB, so the
+# servers evict all along.
+EVICT = {
+    "set-evict": (["-t", "set", "-d", "100"],
+                  ["--maxmemory", "50mb", "--maxmemory-policy", "allkeys-lru"]),
+}
+
+
 def run_benchmark(port, test, pipeline, requests, clients=50, keyspace=100000):
     if publish_test(test) is not None:
         what = ["PUBLISH", "bench:chan", "__rand_int__"]
+    elif test in EVICT:
+        what, keyspace = EVICT[test][0], 10000000
     else:
         what = CUSTOM[test] if test in CUSTOM else ["-t", test]
     cmd = ["taskset", "-c", "1", "redis-benchmark", "-p", str(port), "-P", str(pipeline),
@@ -118,11 +132,15 @@ def run_benchmark(port, test, pipeline, requests, clients=50, keyspace=100000):
 
 
 def measure(kind, magpie, shards, test, pipeline, requests):
-    proc, port, startup = start(kind, magpie, shards)
+    proc, port, startup = start(kind, magpie, shards, EVICT.get(test, ((), ()))[1])
     try:
         # A short warm-up fills the keyspace so GETs hit (and the
-        # leaderboard, for the sorted-set reads).
-        run_benchmark(port, "set", 16, min(requests, 200000))
+        # leaderboard, for the sorted-set reads); under maxmemory, it
+        # fills memory past the limit so the measured run evicts.
+        if test in EVICT:
+            run_benchmark(port, test, 16, 600000)
+        else:
+            run_benchmark(port, "set", 16, min(requests, 200000))
         if test.startswith("z"):
             run_benchmark(port, "zincrby", 16, min(requests, 200000))
         subs = start_subscribers(port, publish_test(test) or 0)

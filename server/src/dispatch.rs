@@ -38,6 +38,14 @@ pub async fn execute(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> Reply {
         crate::commands::multi::flag_error(ctx);
         return reply;
     }
+    // maxmemory: evict if over; refuse a denyoom command if still over.
+    if let Err(e) = crate::evict::before_command(ctx, cmd).await {
+        count(ctx, cmd, parent, |s| s.rejected_calls += 1);
+        let reply: Reply = e.into();
+        count_error(ctx, &reply);
+        crate::commands::multi::flag_error(ctx);
+        return reply;
+    }
     // A script past busy-reply-threshold: only allow-busy commands run
     // (Redis's processCommand). A keyed command for a shard a script
     // holds waits for it, and gets -BUSY if the script becomes busy.
@@ -622,6 +630,7 @@ pub async fn gather_run_scatter<R>(
     let hub = shared.hub.clone();
     let client = ctx.client.id;
     let mut scratch = Shard::new(usize::MAX, limits.databases);
+    scratch.set_access(limits.memory.access());
     let now = scratch.refresh_time();
     for (s, ks) in &by_shard {
         let ks = ks.clone();
@@ -791,6 +800,10 @@ pub fn remote_plan(ctx: &ConnCtx, argv: &[Bytes]) -> Option<RemotePlan> {
         return None;
     }
     gates(ctx, cmd, parent, argv).ok()?;
+    // Over maxmemory: go through `execute`, whose gate evicts.
+    if crate::evict::over_limit(&ctx.worker) {
+        return None;
+    }
     let positions = cmd.key_positions(argv).ok()?;
     let first = *positions.first()?;
     let target = shard_of(&argv[first], shared.nshards);

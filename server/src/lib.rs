@@ -13,6 +13,7 @@ pub mod config;
 pub mod conn;
 pub mod dispatch;
 pub mod hold;
+pub mod evict;
 pub mod knobs;
 pub mod monitor;
 pub mod notify;

@@ -24,6 +24,8 @@ pub struct Limits {
     pub thresholds: storage::types::Thresholds,
     /// rdbcompression: LZF for long strings in DUMP payloads.
     pub rdbcompression: bool,
+    /// maxmemory, its policy and knobs.
+    pub memory: crate::evict::MemoryLimits,
 }
 
 impl Default for Limits {
@@ -36,6 +38,7 @@ impl Default for Limits {
             active_expire_effort: 1,
             thresholds: storage::types::Thresholds::default(),
             rdbcompression: true,
+            memory: Default::default(),
         }
     }
 }
@@ -59,6 +62,7 @@ impl Limits {
                 zset_max_listpack_value: c.int(Id::ZsetMaxListpackValue).max(0) as usize,
             },
             rdbcompression: c.rdbcompression(),
+            memory: crate::evict::MemoryLimits::from_config(c),
         }
     }
 }
@@ -123,6 +127,8 @@ pub struct Shared {
     pub scripts: crate::script::Scripts,
     /// Snapshot state: changes since the last save, saves in progress.
     pub persist: crate::persist::PersistState,
+    /// The memory figure maxmemory is checked against, and the evictor.
+    pub memory: crate::evict::MemoryMonitor,
     /// Asks the listener to listen on a new port or bind address.
     rebind: Mutex<Option<mpsc::UnboundedSender<RebindRequest>>>,
 }
@@ -265,6 +271,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         info: crate::commands::info::InfoState::new(),
         scripts: crate::script::Scripts::new(nshards),
         persist,
+        memory: crate::evict::MemoryMonitor::new(nshards, limits.memory.maxmemory),
     });
     for ((id, rx), shard) in receivers.into_iter().enumerate().zip(shards) {
         worker::spawn(id, shared.clone(), limits.clone(), rx, shard)?;

@@ -136,6 +136,9 @@ pub fn spawn(
                 }
             };
             let hub = shared.hub.clone();
+            let mut shard = shard;
+            shard.set_access(limits.memory.access());
+            shard.set_bounded_growth(limits.memory.maxmemory != 0);
             let worker = Rc::new(Worker {
                 id,
                 shared,
@@ -168,6 +171,7 @@ async fn inbox_loop(worker: Rc<Worker>, mut rx: mpsc::UnboundedReceiver<ShardMsg
                 let mut env = worker.env.borrow_mut();
                 env.shard.refresh_time();
                 f(&mut env);
+                crate::evict::after_message(&worker.shared, worker.id, &env);
             }
             ShardMsg::Arm { mut ops, ready } => {
                 worker.frozen.set(true);
@@ -187,7 +191,9 @@ async fn inbox_loop(worker: Rc<Worker>, mut rx: mpsc::UnboundedReceiver<ShardMsg
     }
 }
 
-/// Periodic work, `hz` times a second: Redis's active expiry cycle.
+/// Periodic work, `hz` times a second: Redis's active expiry cycle, and
+/// the memory figure (evicting if over maxmemory, as Redis's eviction
+/// time event does after a time-limited run).
 async fn cron(worker: Rc<Worker>) {
     loop {
         let (hz, effort) = {
@@ -198,12 +204,18 @@ async fn cron(worker: Rc<Worker>) {
         if worker.is_frozen() {
             continue;
         }
-        let mut env = worker.env.borrow_mut();
-        let env = &mut *env;
-        let logging = crate::notify::sync_logging(&mut env.shard, &env.hub);
-        env.shard.active_expire_cycle(effort);
-        if logging {
-            crate::notify::after_step(&mut env.shard, &env.hub, 0);
+        {
+            let mut env = worker.env.borrow_mut();
+            let env = &mut *env;
+            let logging = crate::notify::sync_logging(&mut env.shard, &env.hub);
+            env.shard.active_expire_cycle(effort);
+            if logging {
+                crate::notify::after_step(&mut env.shard, &env.hub, 0);
+            }
+        }
+        crate::evict::cron_tick(&worker);
+        if worker.id == 0 && crate::evict::over_limit(&worker) {
+            crate::evict::perform_evictions(&worker).await;
         }
     }
 }

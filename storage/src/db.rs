@@ -12,6 +12,7 @@
 //! moved from the unvisited part into the visited part. That is Redis's SCAN
 //! guarantee without Redis's reverse-binary cursor.
 
+use crate::evict::Access;
 use crate::small::SmallBytes;
 use crate::value::Value;
 use indexmap::map::raw_entry_v1::{RawEntryApiV1, RawEntryMut};
@@ -98,6 +99,8 @@ pub struct DbStats {
     /// Hash fields deleted because their deadline passed (INFO's
     /// `expired_subkeys`).
     pub expired_subkeys: u64,
+    /// Keys deleted by maxmemory eviction.
+    pub evicted_keys: u64,
 }
 
 /// What happened to a key that the server must hear about (keyspace
@@ -132,6 +135,11 @@ pub struct Db {
     hexpires: IndexSet<SmallBytes, Hasher>,
     /// Counters for INFO.
     pub stats: DbStats,
+    /// How an access updates `Entry::lru` (LRU clock or LFU counter).
+    access: Access,
+    /// Grow the entry storage in small steps (under maxmemory: spare
+    /// slots count in used memory but not against maxmemory).
+    bounded_growth: bool,
 }
 
 impl Db {
@@ -187,6 +195,12 @@ impl Db {
         }
     }
 
+    /// Sets how accesses update `Entry::lru` (the maxmemory policy's
+    /// tracking: LRU clock or LFU counter).
+    pub fn set_access(&mut self, access: Access) {
+        self.access = access;
+    }
+
     /// Looks a key up for reading: deletes it if expired, counts a hit or a
     /// miss, and refreshes its access clock unless `touch` is false.
     pub fn lookup_read(&mut self, key: &[u8], now_ms: u64, touch: bool) -> Option<&mut Entry> {
@@ -195,7 +209,7 @@ impl Db {
                 self.stats.keyspace_hits += 1;
                 let (_, e) = self.map.get_index_mut(i)?;
                 if touch {
-                    e.lru = lru_clock(now_ms);
+                    self.access.touch(&mut e.lru, now_ms);
                 }
                 Some(e)
             }
@@ -210,7 +224,7 @@ impl Db {
     pub fn lookup_write(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
         let i = self.find(key, now_ms)?;
         let (_, e) = self.map.get_index_mut(i)?;
-        e.lru = lru_clock(now_ms);
+        self.access.touch(&mut e.lru, now_ms);
         Some(e)
     }
 
@@ -253,16 +267,21 @@ impl Db {
         now_ms: u64,
     ) {
         self.note_if_field_ttls(key, &value);
-        let entry = Entry {
+        let mut entry = Entry {
             value,
             expire_at: expire_at.unwrap_or(0),
-            lru: lru_clock(now_ms),
+            lru: self.access.initial(now_ms),
         };
+        let lfu = self.access.lfu.is_some();
         // One probe for both cases: overwrite in place, or insert.
         let had_expire = match self.map.raw_entry_mut_v1().from_key(key) {
             RawEntryMut::Occupied(mut o) => {
                 let old = o.get_mut();
                 let had = old.expire_at != 0;
+                // Redis's dbSetValue: an overwrite keeps the LFU counter.
+                if lfu {
+                    entry.lru = old.lru;
+                }
                 *old = entry;
                 had
             }
@@ -323,8 +342,34 @@ impl Db {
     fn grow_if_full(&mut self) {
         let len = self.map.len();
         if len == self.map.capacity() {
-            self.map.reserve_exact(crate::growth::additional(len));
+            // Under maxmemory, small steps: a quarter could overshoot.
+            let step = if self.bounded_growth {
+                (len / 32).max(8)
+            } else {
+                crate::growth::additional(len)
+            };
+            self.map.reserve_exact(step);
         }
+    }
+
+    /// Gives back the keyspace's spare slots when more than an eighth are
+    /// free (after eviction: free slots are memory maxmemory does not
+    /// count, so they must stay a small share). O(n), so only when sparse.
+    pub fn shrink_if_sparse(&mut self) {
+        let len = self.map.len();
+        if self.map.capacity() - len > len / 8 + 1024 {
+            self.map.shrink_to(len + len / 32);
+        }
+        let n = self.expires.len();
+        if self.expires.capacity() - n > n / 8 + 1024 {
+            self.expires.shrink_to(n + n / 32);
+        }
+    }
+
+    /// Grows the entry storage by 1/32 instead of 1/4 when full (set while
+    /// a maxmemory is configured, so free slots stay a small share).
+    pub fn set_bounded_growth(&mut self, on: bool) {
+        self.bounded_growth = on;
     }
 
     /// Removes a key, returning its entry (even if it had expired).
@@ -587,6 +632,32 @@ impl Db {
             }
         }
         deleted
+    }
+
+    /// The entry at position `i` of the keyspace (or, with `volatile`, of
+    /// the expires index): O(1) sampling for eviction.
+    pub fn sample_at(&self, volatile: bool, i: usize) -> Option<(&SmallBytes, &Entry)> {
+        if volatile {
+            let k = self.expires.get_index(i)?;
+            self.map.get_key_value(k.as_slice())
+        } else {
+            self.map.get_index(i)
+        }
+    }
+
+    /// An entry as stored: no expiry check, no statistics, no touch.
+    pub fn sample_key(&self, key: &[u8]) -> Option<&Entry> {
+        self.map.get(key)
+    }
+
+    /// Bytes of allocated but unused keyspace slots (the entry vectors of
+    /// the keyspace and the expires index keep their capacity when keys
+    /// go, and new keys reuse it).
+    pub fn free_slot_bytes(&self) -> usize {
+        const SLOT: usize = std::mem::size_of::<(u64, SmallBytes, Entry)>();
+        const EXP_SLOT: usize = std::mem::size_of::<(u64, SmallBytes)>();
+        (self.map.capacity() - self.map.len()) * SLOT
+            + (self.expires.capacity() - self.expires.len()) * EXP_SLOT
     }
 
     /// Sum of the deadlines' remaining time over a sample, for INFO's avg_ttl.

@@ -28,6 +28,9 @@ pub enum CmdError {
     WrongArity(String),
     #[error("ERR value is out of range, must be positive")]
     NotPositive,
+    /// A denyoom command while used memory is over maxmemory.
+    #[error("OOM command not allowed when used memory > 'maxmemory'.")]
+    Oom,
     /// Any other text, already in Redis's words.
     #[error("{0}")]
     Other(Cow<'static, str>),

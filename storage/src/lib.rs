@@ -5,6 +5,7 @@
 
 pub mod db;
 pub mod error;
+pub mod evict;
 pub mod glob;
 pub mod growth;
 pub mod numfmt;

@@ -44,6 +44,10 @@ pub struct Shard {
     pub rng: SmallRng,
     /// Whether the active expiry cycle runs (DEBUG SET-ACTIVE-EXPIRE).
     pub active_expire_enabled: bool,
+    /// Eviction candidates kept between evictions (Redis's pool).
+    pub evict_pool: crate::evict::EvictionPool,
+    /// The database random eviction policies try next.
+    pub evict_next_db: usize,
 }
 
 impl Shard {
@@ -63,7 +67,19 @@ impl Shard {
             now_ms,
             rng: SmallRng::seed_from_u64(seed),
             active_expire_enabled: true,
+            evict_pool: Default::default(),
+            evict_next_db: 0,
         }
+    }
+
+    /// Sets how accesses update `Entry::lru` in every database (called when
+    /// maxmemory-policy or the LFU knobs change).
+    pub fn set_access(&mut self, access: crate::evict::Access) {
+        for db in &mut self.dbs {
+            db.set_access(access);
+        }
+        // Scores from another policy do not compare.
+        self.evict_pool.clear();
     }
 
     /// Reads the clock; call once before each command.
@@ -77,6 +93,13 @@ impl Shard {
         self.now_ms
     }
 
+    /// Grows keyspaces in small steps (see [`Db::set_bounded_growth`]).
+    pub fn set_bounded_growth(&mut self, on: bool) {
+        for db in &mut self.dbs {
+            db.set_bounded_growth(on);
+        }
+    }
+
     /// Counters summed over all databases.
     pub fn stats(&self) -> DbStats {
         let mut total = DbStats::default();
@@ -85,6 +108,7 @@ impl Shard {
             total.keyspace_hits += db.stats.keyspace_hits;
             total.keyspace_misses += db.stats.keyspace_misses;
             total.expired_subkeys += db.stats.expired_subkeys;
+            total.evicted_keys += db.stats.evicted_keys;
         }
         total
     }

@@ -163,9 +163,29 @@ fn config_set(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
         shared.hub.configure(&after);
         // Shards keep a copy of the limits they consult; refresh them all.
         let limits = Limits::from_config(&after);
+        let access_changed = {
+            let old = Limits::from_config(&before).memory;
+            old.policy != limits.memory.policy || old.lfu != limits.memory.lfu
+        };
         for s in 0..shared.nshards {
             let l = limits.clone();
-            crate::dispatch::run_on_shard(ctx, s, move |env| env.limits = l).await;
+            crate::dispatch::run_on_shard(ctx, s, move |env| {
+                if access_changed {
+                    env.shard.set_access(l.memory.access());
+                }
+                env.shard.set_bounded_growth(l.memory.maxmemory != 0);
+                env.limits = l
+            })
+            .await;
+        }
+        shared.memory.set_maxmemory(limits.memory.maxmemory);
+        // Inside EXEC the shards are held: the cron evicts right after.
+        if changed.contains(&Id::Maxmemory) && ctx.hold.is_none() {
+            // Lowering maxmemory evicts at once (Redis runs performEvictions
+            // from the config's apply function), beyond one time slice.
+            while crate::evict::perform_evictions(&ctx.worker).await
+                == crate::evict::Outcome::Running
+            {}
         }
         Ok(Reply::Ok)
     })

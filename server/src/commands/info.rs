@@ -207,6 +207,7 @@ struct ShardNumbers {
     misses: u64,
     expired: u64,
     expired_subkeys: u64,
+    evicted: u64,
     /// Per database: keys, keys with a deadline, sum of TTLs of a sample
     /// weighted by its expires count, hashes with field deadlines.
     dbs: Vec<(u64, u64, u128, u64)>,
@@ -228,6 +229,7 @@ fn info(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
                     misses: st.keyspace_misses,
                     expired: st.expired_keys,
                     expired_subkeys: st.expired_subkeys,
+                    evicted: st.evicted_keys,
                     dbs: env
                         .shard
                         .dbs
@@ -391,7 +393,7 @@ fn clients_section(shared: &Shared, add: &mut Add<'_>) {
 }
 
 /// Resident set size from /proc (bytes).
-fn rss() -> u64 {
+pub fn rss() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
@@ -501,7 +503,12 @@ fn memory_section(shared: &Shared, add: &mut Add<'_>) {
         "mem_fragmentation_bytes",
         (rss as i64 - used as i64).to_string(),
     );
-    add("mem_not_counted_for_evict", "0".into());
+    // Free keyspace slots: allocated, reused by new keys, not freeable by
+    // eviction (see `evict`).
+    add(
+        "mem_not_counted_for_evict",
+        shared.memory.not_counted().to_string(),
+    );
     add("mem_replication_backlog", "0".into());
     add("mem_total_replication_buffers", "0".into());
     add("mem_clients_slaves", "0".into());
@@ -612,7 +619,8 @@ fn stats_section(shared: &Shared, shards: &[ShardNumbers], add: &mut Add<'_>) {
     add("expired_stale_perc", "0.00".into());
     add("expired_time_cap_reached_count", "0".into());
     add("expire_cycle_cpu_milliseconds", "0".into());
-    add("evicted_keys", "0".into());
+    let evicted: u64 = shards.iter().map(|n| n.evicted).sum();
+    add("evicted_keys", evicted.to_string());
     add("evicted_clients", "0".into());
     add("evicted_scripts", "0".into());
     add("total_eviction_exceeded_time", "0".into());

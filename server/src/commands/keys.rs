@@ -465,15 +465,25 @@ fn object_encoding(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
     })
 }
 
-/// Redis shares the integers 0..10000 between keys (with maxmemory-policy
-/// noeviction, the only policy for now), and reports them with this count.
+/// Redis shares the integers 0..10000 between keys, and reports them with
+/// this count, unless a maxmemory with an LRU or LFU policy needs a clock
+/// per key (MAXMEMORY_FLAG_NO_SHARED_INTEGERS).
 const OBJ_SHARED_REFCOUNT: i64 = i32::MAX as i64;
 const OBJ_SHARED_INTEGERS: i64 = 10_000;
 
 fn object_refcount(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
+    use storage::evict::Policy;
+    let m = ctx.limits.memory;
+    let shared = m.maxmemory == 0
+        || !matches!(
+            m.policy,
+            Policy::AllkeysLru | Policy::VolatileLru | Policy::AllkeysLfu | Policy::VolatileLfu
+        );
     Ok(match object_lookup(ctx, &argv[2]) {
         Some(e) => Reply::Int(match &e.value {
-            Value::Str(Str::Int(n)) if (0..OBJ_SHARED_INTEGERS).contains(n) => OBJ_SHARED_REFCOUNT,
+            Value::Str(Str::Int(n)) if shared && (0..OBJ_SHARED_INTEGERS).contains(n) => {
+                OBJ_SHARED_REFCOUNT
+            }
             _ => 1,
         }),
         None => Reply::Nil,
@@ -482,10 +492,14 @@ fn object_refcount(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
 
 fn object_idletime(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
     let now = ctx.shard.now_ms();
-    Ok(match object_lookup(ctx, &argv[2]) {
-        Some(e) => Reply::Int(idle_seconds(lru_clock(now), e.lru) as i64),
-        None => Reply::Nil,
-    })
+    let lfu = ctx.limits.memory.policy.is_lfu();
+    match object_lookup(ctx, &argv[2]) {
+        None => Ok(Reply::Nil),
+        Some(_) if lfu => Err(CmdError::msg(
+            "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        )),
+        Some(e) => Ok(Reply::Int(idle_seconds(lru_clock(now), e.lru) as i64)),
+    }
 }
 
 /// Seconds between an access clock and now, on the 24-bit clock that wraps.
@@ -497,11 +511,15 @@ fn idle_seconds(now_clock: u32, lru: u32) -> u32 {
     }
 }
 
-/// The access frequency is tracked only under an LFU maxmemory-policy, and
-/// the policy is always noeviction for now.
+/// The access frequency is tracked only under an LFU maxmemory-policy.
 fn object_freq(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
+    let now = ctx.shard.now_ms();
+    let lfu = ctx.limits.memory;
     match object_lookup(ctx, &argv[2]) {
         None => Ok(Reply::Nil),
+        Some(e) if lfu.policy.is_lfu() => Ok(Reply::Int(
+            storage::evict::lfu_decr_and_return(e.lru, now, lfu.lfu.decay_time) as i64,
+        )),
         Some(_) => Err(CmdError::msg(
             "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
         )),

@@ -17,6 +17,7 @@ pub mod persistence;
 pub mod scripting;
 pub mod monitor;
 pub mod pubsub;
+pub mod memory;
 pub mod sets;
 pub mod sort;
 pub mod strings;
@@ -46,4 +47,5 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     pubsub::COMMANDS,
     monitor::COMMANDS,
     persistence::COMMANDS,
+    memory::COMMANDS,
 ];
