@@ -297,24 +297,22 @@ async fn run_keyed(
     }
     if single {
         let argv = argv.to_vec();
-        return ctx
-            .worker
-            .shared
-            .run_on(target, move |env| {
-                let mut sctx = ShardCtx {
-                    shard: &mut env.shard,
-                    db,
-                    touch,
-                    limits: &env.limits,
-                };
-                let r = f(&mut sctx, &argv);
-                if write {
-                    crate::blocking::after_write(env, positions.iter().map(|&p| &argv[p][..]));
-                }
-                r
-            })
-            .await
-            .unwrap_or_else(|| Err(CmdError::msg("ERR server is shutting down")));
+        return hop_unless_busy(ctx, target, move |env| {
+            let mut sctx = ShardCtx {
+                shard: &mut env.shard,
+                db,
+                touch,
+                limits: &env.limits,
+            };
+            let r = f(&mut sctx, &argv);
+            if write {
+                crate::blocking::after_write(env, positions.iter().map(|&p| &argv[p][..]));
+            }
+            r
+        })
+        .await
+        .map_err(CmdError::msg)?
+        .unwrap_or_else(|| Err(CmdError::msg("ERR server is shutting down")));
     }
     let keys: Vec<Bytes> = positions.iter().map(|&p| argv[p].clone()).collect();
     gather_run_scatter(ctx, keys, move |sctx| f(sctx, argv)).await
@@ -475,7 +473,8 @@ pub struct RemotePlan {
 /// and goes through [`execute`] one by one.
 pub fn remote_plan(ctx: &ConnCtx, argv: &[Bytes]) -> Option<RemotePlan> {
     let shared = &ctx.worker.shared;
-    if shared.nshards == 1 || shared.pause.is_paused() {
+    // A busy script: the request must go through `execute`'s -BUSY gate.
+    if shared.nshards == 1 || shared.pause.is_paused() || shared.scripts.busy_error().is_some() {
         return None;
     }
     let (cmd, parent) = resolve(argv).ok()?;
@@ -526,35 +525,35 @@ pub async fn execute_remote_batch(
         let write = plan.cmd.has(crate::command::flags::WRITE);
         work.push((plan.f, argv, write, plan.positions));
     }
-    let shared = ctx.worker.shared.clone();
     let start = Instant::now();
-    let results = shared
-        .run_on(target, move |env| {
-            work.into_iter()
-                .map(|(f, argv, write, positions)| {
-                    env.shard.refresh_time();
-                    let mut sctx = ShardCtx {
-                        shard: &mut env.shard,
-                        db,
-                        touch,
-                        limits: &env.limits,
-                    };
-                    let r = f(&mut sctx, &argv);
-                    if write {
-                        // Serve clients blocked on these keys before the
-                        // next command, as the unbatched path does.
-                        crate::blocking::after_write(env, positions.iter().map(|&p| &argv[p][..]));
-                    }
-                    r
-                })
-                .collect::<Vec<_>>()
-        })
-        .await
-        .unwrap_or_else(|| {
-            (0..n)
-                .map(|_| Err(CmdError::msg("ERR server is shutting down")))
-                .collect()
-        });
+    let results = hop_unless_busy(ctx, target, move |env| {
+        work.into_iter()
+            .map(|(f, argv, write, positions)| {
+                env.shard.refresh_time();
+                let mut sctx = ShardCtx {
+                    shard: &mut env.shard,
+                    db,
+                    touch,
+                    limits: &env.limits,
+                };
+                let r = f(&mut sctx, &argv);
+                if write {
+                    // Serve clients blocked on these keys before the
+                    // next command, as the unbatched path does.
+                    crate::blocking::after_write(env, positions.iter().map(|&p| &argv[p][..]));
+                }
+                r
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_else(|busy| Some((0..n).map(|_| Err(CmdError::msg(busy))).collect()))
+    .unwrap_or_else(|| {
+        (0..n)
+            .map(|_| Err(CmdError::msg("ERR server is shutting down")))
+            .collect()
+    });
+    let shared = ctx.worker.shared.clone();
     // The batch's time, shared evenly for the per-command statistics.
     let usec = start.elapsed().as_micros() as u64 / n as u64;
     let mut replies = Vec::with_capacity(n);
@@ -566,4 +565,59 @@ pub async fn execute_remote_batch(
         .total_commands_processed
         .fetch_add(n as u64, Ordering::Relaxed);
     replies
+}
+
+/// A hop to shard `target` that answers `-BUSY` instead of waiting when a
+/// script becomes busy while the hop is queued (behind that script, say).
+/// A hop cancelled that way never runs. `Ok(None)` when the shard is gone.
+async fn hop_unless_busy<R, F>(
+    ctx: &ConnCtx,
+    target: usize,
+    f: F,
+) -> Result<Option<R>, &'static str>
+where
+    R: Send + 'static,
+    F: FnOnce(&mut ShardEnv) -> R + Send + 'static,
+{
+    use std::sync::atomic::AtomicU8;
+    const QUEUED: u8 = 0;
+    const STARTED: u8 = 1;
+    const CANCELLED: u8 = 2;
+    let shared = &ctx.worker.shared;
+    let state = std::sync::Arc::new(AtomicU8::new(QUEUED));
+    let st = state.clone();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    shared.send(
+        target,
+        crate::worker::ShardMsg::Run(Box::new(move |env| {
+            if st
+                .compare_exchange(QUEUED, STARTED, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                let _ = tx.send(f(env));
+            }
+        })),
+    );
+    let Some(busy_changed) = shared.scripts.busy_changed(ctx.worker.id) else {
+        return Ok(rx.await.ok());
+    };
+    tokio::pin!(rx);
+    loop {
+        let changed = busy_changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        if let Some(e) = shared.scripts.busy_error() {
+            if state
+                .compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                return Err(e);
+            }
+            return Ok(rx.await.ok());
+        }
+        tokio::select! {
+            r = &mut rx => return Ok(r.ok()),
+            _ = changed => {}
+        }
+    }
 }

@@ -244,7 +244,7 @@ impl Engine {
         watch: Watch,
     ) -> RunOutput {
         self.sync_functions(libraries);
-        let Some(f) = self.functions.get(name).cloned() else {
+        let Some(f) = self.functions.get(&name.to_ascii_lowercase()).cloned() else {
             return done(Reply::error("ERR Function not found"));
         };
         let tables = (|| -> mlua::Result<(Table, Table)> {
@@ -270,7 +270,8 @@ impl Engine {
         for lib in libraries.libs.values() {
             if let Ok(registered) = self.load_code(&lib.code) {
                 for r in registered {
-                    self.functions.insert(r.meta.name, r.callback);
+                    self.functions
+                        .insert(r.meta.name.to_ascii_lowercase(), r.callback);
                 }
             }
         }
