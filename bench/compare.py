@@ -12,6 +12,7 @@ Usage: bench/compare.py [--requests N] [--shards N] [--tests set,get,...] [--mag
 
 import argparse
 import csv
+import hashlib
 import io
 import os
 import shutil
@@ -67,7 +68,13 @@ def start(kind, magpie, shards):
 
 # Workloads that redis-benchmark has no -t name for: a command line with
 # __rand_int__ placeholders.
+# A one-call Lua script (EVALSHA / EVAL of a GET), loaded before the run.
+SCRIPT = "return redis.call('get', KEYS[1])"
+SCRIPT_SHA = hashlib.sha1(SCRIPT.encode()).hexdigest()
+
 CUSTOM = {
+    "evalsha": ["EVALSHA", SCRIPT_SHA, "1", "key:__rand_int__"],
+    "eval": ["EVAL", SCRIPT, "1", "key:__rand_int__"],
     "zincrby": ["ZINCRBY", "board", "1", "player:__rand_int__"],
     "zrevrange10": ["ZREVRANGE", "board", "0", "9", "WITHSCORES"],
 }
@@ -93,6 +100,9 @@ def measure(kind, magpie, shards, test, pipeline, requests):
         run_benchmark(port, "set", 16, min(requests, 200000))
         if test.startswith("z"):
             run_benchmark(port, "zincrby", 16, min(requests, 200000))
+        if test.startswith("eval"):
+            subprocess.run(["redis-cli", "-p", str(port), "SCRIPT", "LOAD", SCRIPT],
+                           capture_output=True, check=True)
         before = cpu_seconds(proc.pid)
         rps = run_benchmark(port, test, pipeline, requests)
         cpu = cpu_seconds(proc.pid) - before
