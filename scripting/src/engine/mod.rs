@@ -15,7 +15,7 @@ pub(crate) mod api;
 
 use crate::convert::lua_to_reply;
 use crate::functions::{FunctionMeta, Libraries};
-use crate::sandbox::{self, Sandbox, INTERNAL_SOURCE};
+use crate::sandbox::{self, Sandbox, INTERNAL_SOURCES};
 use bytes::Bytes;
 use mlua::{Function, HookTriggers, Lua, Table, Value, VmState};
 use std::cell::RefCell;
@@ -470,7 +470,7 @@ fn error_handler(lua: &Lua, state: Rc<RefCell<RunState>>) -> mlua::Result<Functi
                 d.current_line(),
             )
         }) {
-            if what != "C" && source != INTERNAL_SOURCE {
+            if what != "C" && !INTERNAL_SOURCES.contains(&source.as_str()) {
                 t.raw_set("source", source)?;
                 if let Some(line) = line {
                     t.raw_set("line", line)?;
