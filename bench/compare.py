@@ -17,6 +17,7 @@ allkeys-lru, 100-byte values over 10M keys).
 
 import argparse
 import csv
+import hashlib
 import io
 import os
 import shutil
@@ -73,7 +74,13 @@ def start(kind, magpie, shards, extra=()):
 
 # Workloads that redis-benchmark has no -t name for: a command line with
 # __rand_int__ placeholders.
+# A one-call Lua script (EVALSHA / EVAL of a GET), loaded before the run.
+SCRIPT = "return redis.call('get', KEYS[1])"
+SCRIPT_SHA = hashlib.sha1(SCRIPT.encode()).hexdigest()
+
 CUSTOM = {
+    "evalsha": ["EVALSHA", SCRIPT_SHA, "1", "key:__rand_int__"],
+    "eval": ["EVAL", SCRIPT, "1", "key:__rand_int__"],
     "zincrby": ["ZINCRBY", "board", "1", "player:__rand_int__"],
     "zrevrange10": ["ZREVRANGE", "board", "0", "9", "WITHSCORES"],
 }
@@ -143,6 +150,9 @@ def measure(kind, magpie, shards, test, pipeline, requests):
             run_benchmark(port, "set", 16, min(requests, 200000))
         if test.startswith("z"):
             run_benchmark(port, "zincrby", 16, min(requests, 200000))
+        if test.startswith("eval"):
+            subprocess.run(["redis-cli", "-p", str(port), "SCRIPT", "LOAD", SCRIPT],
+                           capture_output=True, check=True)
         subs = start_subscribers(port, publish_test(test) or 0)
         try:
             before = cpu_seconds(proc.pid)

@@ -46,9 +46,13 @@ pub struct Libraries {
 impl Libraries {
     /// The library holding function `name`.
     pub fn find(&self, name: &str) -> Option<(&Arc<Library>, &FunctionMeta)> {
-        self.libs
-            .values()
-            .find_map(|l| l.functions.get(name).map(|f| (l, f)))
+        // Function names are case-insensitive, as in Redis.
+        self.libs.values().find_map(|l| {
+            l.functions
+                .values()
+                .find(|f| f.name.eq_ignore_ascii_case(name))
+                .map(|f| (l, f))
+        })
     }
 
     /// Number of functions in all libraries.
@@ -63,9 +67,9 @@ impl Libraries {
             return Err(format!("ERR Library '{}' already exists", lib.name));
         }
         for f in lib.functions.keys() {
-            if let Some((other, _)) = self.find(f) {
+            if let Some((other, existing)) = self.find(f) {
                 if other.name != lib.name {
-                    return Err(format!("ERR Function {f} already exists"));
+                    return Err(format!("ERR Function {} already exists", existing.name));
                 }
             }
         }

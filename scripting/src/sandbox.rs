@@ -25,6 +25,9 @@ use std::rc::Rc;
 const PRELUDE: &str = include_str!("prelude.lua");
 /// The chunk name of the prelude: error locations skip its frames.
 pub(crate) const INTERNAL_SOURCE: &str = "=[magpie]";
+/// Chunks whose frames error locations skip: the prelude, and the
+/// `lualibs` branch's shim (`libs::SHIM_CHUNK_NAME`) once merged.
+pub(crate) const INTERNAL_SOURCES: &[&str] = &[INTERNAL_SOURCE, "=magpie-libs"];
 
 /// What the prelude hands back.
 pub(crate) struct Sandbox {

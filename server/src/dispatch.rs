@@ -405,22 +405,20 @@ async fn run_keyed(
     }
     if single {
         let argv = argv.to_vec();
-        return ctx
-            .worker
-            .shared
-            .run_on(target, move |env| {
-                let r = run_on_env(env, f, &argv, db, touch, client);
-                if write {
-                    let keys = positions.iter().map(|&p| &argv[p][..]);
-                    if r.is_ok() {
-                        crate::watch::touch(env, db, keys.clone());
-                    }
-                    crate::blocking::after_write(env, keys);
+        return hop_unless_busy(ctx, target, move |env| {
+            let r = run_on_env(env, f, &argv, db, touch, client);
+            if write {
+                let keys = positions.iter().map(|&p| &argv[p][..]);
+                if r.is_ok() {
+                    crate::watch::touch(env, db, keys.clone());
                 }
-                r
-            })
-            .await
-            .unwrap_or_else(|| Err(CmdError::msg("ERR server is shutting down")));
+                crate::blocking::after_write(env, keys);
+            }
+            r
+        })
+        .await
+        .map_err(CmdError::msg)?
+        .unwrap_or_else(|| Err(CmdError::msg("ERR server is shutting down")));
     }
     let keys: Vec<Bytes> = positions.iter().map(|&p| argv[p].clone()).collect();
     gather_run_scatter(ctx, keys, write, move |sctx| f(sctx, argv)).await
@@ -783,12 +781,14 @@ pub struct RemotePlan {
 /// and goes through [`execute`] one by one.
 pub fn remote_plan(ctx: &ConnCtx, argv: &[Bytes]) -> Option<RemotePlan> {
     let shared = &ctx.worker.shared;
-    // Tracking clients and monitors need dispatch's per-command hooks.
+    // Tracking clients and monitors need dispatch's per-command hooks; a
+    // busy script's -BUSY gate is in `execute`.
     if shared.nshards == 1
         || shared.pause.is_paused()
         || ctx.client.multi.is_some()
         || ctx.client.tracking.is_some()
         || shared.hub.monitors.any()
+        || shared.scripts.busy_error().is_some()
     {
         return None;
     }
@@ -845,33 +845,33 @@ pub async fn execute_remote_batch(
         let write = plan.cmd.has(crate::command::flags::WRITE);
         work.push((plan.f, argv, write, plan.positions));
     }
-    let shared = ctx.worker.shared.clone();
     let start = Instant::now();
-    let results = shared
-        .run_on(target, move |env| {
-            work.into_iter()
-                .map(|(f, argv, write, positions)| {
-                    env.shard.refresh_time();
-                    let r = crate::notify::with_ctx(env, db, touch, client, |sctx| f(sctx, &argv));
-                    if write {
-                        // WATCH, and serve clients blocked on these keys
-                        // before the next command, as the unbatched path does.
-                        let keys = positions.iter().map(|&p| &argv[p][..]);
-                        if r.is_ok() {
-                            crate::watch::touch(env, db, keys.clone());
-                        }
-                        crate::blocking::after_write(env, keys);
+    let results = hop_unless_busy(ctx, target, move |env| {
+        work.into_iter()
+            .map(|(f, argv, write, positions)| {
+                env.shard.refresh_time();
+                let r = crate::notify::with_ctx(env, db, touch, client, |sctx| f(sctx, &argv));
+                if write {
+                    // WATCH, and serve clients blocked on these keys
+                    // before the next command, as the unbatched path does.
+                    let keys = positions.iter().map(|&p| &argv[p][..]);
+                    if r.is_ok() {
+                        crate::watch::touch(env, db, keys.clone());
                     }
-                    r
-                })
-                .collect::<Vec<_>>()
-        })
-        .await
-        .unwrap_or_else(|| {
-            (0..n)
-                .map(|_| Err(CmdError::msg("ERR server is shutting down")))
-                .collect()
-        });
+                    crate::blocking::after_write(env, keys);
+                }
+                r
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_else(|busy| Some((0..n).map(|_| Err(CmdError::msg(busy))).collect()))
+    .unwrap_or_else(|| {
+        (0..n)
+            .map(|_| Err(CmdError::msg("ERR server is shutting down")))
+            .collect()
+    });
+    let shared = ctx.worker.shared.clone();
     // The batch's time, shared evenly for the per-command statistics.
     let usec = start.elapsed().as_micros() as u64 / n as u64;
     let mut replies = Vec::with_capacity(n);
@@ -884,4 +884,59 @@ pub async fn execute_remote_batch(
         .fetch_add(n as u64, Ordering::Relaxed);
     shared.hub.await_deliveries(ctx.client.id).await;
     replies
+}
+
+/// A hop to shard `target` that answers `-BUSY` instead of waiting when a
+/// script becomes busy while the hop is queued (behind that script, say).
+/// A hop cancelled that way never runs. `Ok(None)` when the shard is gone.
+async fn hop_unless_busy<R, F>(
+    ctx: &ConnCtx,
+    target: usize,
+    f: F,
+) -> Result<Option<R>, &'static str>
+where
+    R: Send + 'static,
+    F: FnOnce(&mut ShardEnv) -> R + Send + 'static,
+{
+    use std::sync::atomic::AtomicU8;
+    const QUEUED: u8 = 0;
+    const STARTED: u8 = 1;
+    const CANCELLED: u8 = 2;
+    let shared = &ctx.worker.shared;
+    let state = std::sync::Arc::new(AtomicU8::new(QUEUED));
+    let st = state.clone();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    shared.send(
+        target,
+        crate::worker::ShardMsg::Run(Box::new(move |env| {
+            if st
+                .compare_exchange(QUEUED, STARTED, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                let _ = tx.send(f(env));
+            }
+        })),
+    );
+    let Some(busy_changed) = shared.scripts.busy_changed(ctx.worker.id) else {
+        return Ok(rx.await.ok());
+    };
+    tokio::pin!(rx);
+    loop {
+        let changed = busy_changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        if let Some(e) = shared.scripts.busy_error() {
+            if state
+                .compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                return Err(e);
+            }
+            return Ok(rx.await.ok());
+        }
+        tokio::select! {
+            r = &mut rx => return Ok(r.ok()),
+            _ = changed => {}
+        }
+    }
 }

@@ -10,6 +10,7 @@ use crate::server::{Limits, Shared};
 use crate::stats::CmdStats;
 use crate::tx::TxOp;
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,8 +81,9 @@ impl Worker {
             if !self.frozen.get() {
                 return None;
             }
+            let busy_changed = self.shared.scripts.busy_changed(self.id)?;
             let unfrozen = self.unfrozen.notified();
-            let busy = self.shared.scripts.busy_changed.notified();
+            let busy = busy_changed.notified();
             tokio::pin!(unfrozen, busy);
             unfrozen.as_mut().enable();
             busy.as_mut().enable();
@@ -160,7 +162,18 @@ pub fn spawn(
 }
 
 async fn inbox_loop(worker: Rc<Worker>, mut rx: mpsc::UnboundedReceiver<ShardMsg>) {
-    while let Some(msg) = rx.recv().await {
+    // Messages that arrived while a transaction held the shard, in order.
+    let mut pending: VecDeque<ShardMsg> = VecDeque::new();
+    let mut closed = false;
+    loop {
+        let msg = match pending.pop_front() {
+            Some(m) => m,
+            None if closed => break,
+            None => match rx.recv().await {
+                Some(m) => m,
+                None => break,
+            },
+        };
         // A local hold (`hold`) freezes the shard outside any `Arm`: hops
         // and transactions wait for it, as inline commands do.
         if worker.frozen.get() && !matches!(msg, ShardMsg::Conn(_)) {
@@ -176,10 +189,28 @@ async fn inbox_loop(worker: Rc<Worker>, mut rx: mpsc::UnboundedReceiver<ShardMsg
             ShardMsg::Arm { mut ops, ready } => {
                 worker.frozen.set(true);
                 let _ = ready.send(());
-                while let Some(op) = ops.recv().await {
-                    let mut env = worker.env.borrow_mut();
-                    env.shard.refresh_time();
-                    op(&mut env);
+                // New connections are served at once even while a long
+                // transaction (a script) holds the shard, so they can get
+                // -BUSY or send SCRIPT KILL; other messages wait their turn.
+                loop {
+                    tokio::select! {
+                        biased;
+                        op = ops.recv() => match op {
+                            Some(op) => {
+                                let mut env = worker.env.borrow_mut();
+                                env.shard.refresh_time();
+                                op(&mut env);
+                            }
+                            None => break,
+                        },
+                        m = rx.recv(), if !closed => match m {
+                            Some(ShardMsg::Conn(stream)) => {
+                                tokio::task::spawn_local(crate::conn::serve(worker.clone(), stream));
+                            }
+                            Some(other) => pending.push_back(other),
+                            None => closed = true,
+                        },
+                    }
                 }
                 worker.frozen.set(false);
                 worker.unfrozen.notify_waiters();

@@ -403,10 +403,14 @@ fn register_function(
                 match key.as_str() {
                     "function_name" => match v {
                         Value::String(s) => name = Some(s.to_string_lossy()),
+                        Value::Number(n) => name = Some(lua_number_text(n)),
+                        Value::Integer(n) => name = Some(n.to_string()),
                         _ => return fail(lua, state, "function_name argument given to redis.register_function must be a string"),
                     },
                     "description" => match v {
                         Value::String(s) => description = Some(Bytes::copy_from_slice(&s.as_bytes())),
+                        Value::Number(n) => description = Some(Bytes::from(lua_number_text(n))),
+                        Value::Integer(n) => description = Some(Bytes::from(n.to_string())),
                         _ => return fail(lua, state, "description argument given to redis.register_function must be a string"),
                     },
                     "callback" => match v {
@@ -452,6 +456,8 @@ fn register_function(
         2 => {
             let name = match args.front() {
                 Some(Value::String(s)) => s.to_string_lossy(),
+                Some(Value::Number(n)) => lua_number_text(*n),
+                Some(Value::Integer(n)) => n.to_string(),
                 _ => {
                     return fail(
                         lua,
@@ -481,19 +487,26 @@ fn register_function(
         }
     };
     if !valid_name(&name) {
-        return fail(lua, state, "Function names can only contain letters, numbers, or underscores(_) and must be at least one character long");
+        // Redis's text says "Library" here too.
+        return fail(lua, state, "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long");
+    }
+    let duplicate = state
+        .borrow()
+        .loading
+        .as_ref()
+        .is_some_and(|l| l.iter().any(|r| r.meta.name.eq_ignore_ascii_case(&name)));
+    if duplicate {
+        return fail(lua, state, "Function already exists in the library");
     }
     let mut st = state.borrow_mut();
     let Some(list) = st.loading.as_mut() else {
+        drop(st);
         return fail(
             lua,
             state,
             "redis.register_function can only be called on FUNCTION LOAD command",
         );
     };
-    if list.iter().any(|r| r.meta.name == name) {
-        return fail(lua, state, "Function already exists in the library");
-    }
     list.push(Registered {
         meta: FunctionMeta {
             name,

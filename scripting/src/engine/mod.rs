@@ -15,7 +15,7 @@ pub(crate) mod api;
 
 use crate::convert::lua_to_reply;
 use crate::functions::{FunctionMeta, Libraries};
-use crate::sandbox::{self, Sandbox, INTERNAL_SOURCE};
+use crate::sandbox::{self, Sandbox, INTERNAL_SOURCES};
 use bytes::Bytes;
 use mlua::{Function, HookTriggers, Lua, Table, Value, VmState};
 use std::cell::RefCell;
@@ -244,7 +244,7 @@ impl Engine {
         watch: Watch,
     ) -> RunOutput {
         self.sync_functions(libraries);
-        let Some(f) = self.functions.get(name).cloned() else {
+        let Some(f) = self.functions.get(&name.to_ascii_lowercase()).cloned() else {
             return done(Reply::error("ERR Function not found"));
         };
         let tables = (|| -> mlua::Result<(Table, Table)> {
@@ -270,7 +270,8 @@ impl Engine {
         for lib in libraries.libs.values() {
             if let Ok(registered) = self.load_code(&lib.code) {
                 for r in registered {
-                    self.functions.insert(r.meta.name, r.callback);
+                    self.functions
+                        .insert(r.meta.name.to_ascii_lowercase(), r.callback);
                 }
             }
         }
@@ -469,7 +470,7 @@ fn error_handler(lua: &Lua, state: Rc<RefCell<RunState>>) -> mlua::Result<Functi
                 d.current_line(),
             )
         }) {
-            if what != "C" && source != INTERNAL_SOURCE {
+            if what != "C" && !INTERNAL_SOURCES.contains(&source.as_str()) {
                 t.raw_set("source", source)?;
                 if let Some(line) = line {
                     t.raw_set("line", line)?;

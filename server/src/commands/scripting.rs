@@ -332,6 +332,9 @@ fn evalsha_ro(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
 }
 
 async fn fcall_generic(ctx: &mut ConnCtx, argv: Vec<Bytes>, ro: bool) -> CmdResult<Reply> {
+    if storage::numfmt::parse_i64(&argv[2]).is_none() {
+        return Err(CmdError::msg("ERR Bad number of keys provided"));
+    }
     let (keys, args) = split_keys(&argv)?;
     let name = String::from_utf8_lossy(&argv[1]).into_owned();
     let libs = ctx.worker.shared.scripts.functions.snapshot();
@@ -574,13 +577,7 @@ fn function_list(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
                         ),
                         (
                             Reply::bulk_static("flags"),
-                            Reply::Set(
-                                f.flags
-                                    .names()
-                                    .into_iter()
-                                    .map(Reply::bulk_static)
-                                    .collect(),
-                            ),
+                            Reply::Set(f.flags.names().into_iter().map(Reply::status).collect()),
                         ),
                     ])
                 })
@@ -608,6 +605,10 @@ fn function_list(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
 fn function_stats(ctx: &mut ConnCtx, _argv: Vec<Bytes>) -> CmdFuture<'_> {
     Box::pin(async move {
         let scripts = &ctx.worker.shared.scripts;
+        if scripts.current().is_some_and(|r| !r.function) {
+            // Redis answers FUNCTION STATS with -BUSY while an EVAL runs.
+            return Err(CmdError::msg(scripting::errors::BUSY_SCRIPT));
+        }
         let running = match scripts.current().filter(|r| r.function) {
             Some(r) => Reply::Map(vec![
                 (Reply::bulk_static("name"), Reply::bulk(r.name.as_bytes())),

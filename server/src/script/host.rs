@@ -298,11 +298,74 @@ impl ScriptHost {
                     Reply::Ok
                 }
             }
+            "blpop" | "brpop" | "bzpopmin" | "bzpopmax" | "brpoplpush" | "blmove" => {
+                return self.nonblocking(cmd.name, argv);
+            }
             name => Reply::error(format!(
                 "ERR magpie does not run '{name}' inside scripts yet"
             )),
         };
         CallResult::Reply(r)
+    }
+}
+
+impl ScriptHost {
+    /// Redis 7.4 runs blocking commands in scripts without blocking: the
+    /// pop or move happens if it can, otherwise the timeout reply.
+    fn nonblocking(&mut self, name: &str, argv: &[Bytes]) -> CallResult {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let timeout = &argv[argv.len() - 1];
+        if let Err(e) = crate::commands::list::parse_timeout(timeout, now) {
+            return CallResult::Reply(e.into());
+        }
+        let body = &argv[1..argv.len() - 1];
+        let inner = |n: &'static str, rest: &[Bytes]| -> Vec<Bytes> {
+            let mut v = vec![Bytes::from_static(n.as_bytes())];
+            v.extend_from_slice(rest);
+            v
+        };
+        match name {
+            "brpoplpush" => self.call(inner("rpoplpush", body)),
+            "blmove" => self.call(inner("lmove", body)),
+            _ => {
+                let pop = match name {
+                    "blpop" => "lpop",
+                    "brpop" => "rpop",
+                    "bzpopmin" => "zpopmin",
+                    _ => "zpopmax",
+                };
+                for key in body {
+                    match self.call(inner(pop, std::slice::from_ref(key))) {
+                        CallResult::Abort => return CallResult::Abort,
+                        CallResult::Reply(Reply::Bulk(v)) => {
+                            return CallResult::Reply(Reply::Array(vec![
+                                Reply::Bulk(key.clone()),
+                                Reply::Bulk(v),
+                            ]))
+                        }
+                        CallResult::Reply(Reply::Array(items)) if !items.is_empty() => {
+                            let mut out = vec![Reply::Bulk(key.clone())];
+                            out.extend(items);
+                            return CallResult::Reply(Reply::Array(out));
+                        }
+                        CallResult::Reply(Reply::Pairs(pairs)) if !pairs.is_empty() => {
+                            let mut out = vec![Reply::Bulk(key.clone())];
+                            for (m, sc) in pairs {
+                                out.push(m);
+                                out.push(sc);
+                            }
+                            return CallResult::Reply(Reply::Array(out));
+                        }
+                        CallResult::Reply(e @ Reply::Error(_)) => return CallResult::Reply(e),
+                        CallResult::Reply(_) => {}
+                    }
+                }
+                CallResult::Reply(Reply::NilArray)
+            }
+        }
     }
 }
 

@@ -9,15 +9,15 @@
 //!   they get `-BUSY`, while SCRIPT KILL, FUNCTION KILL and SHUTDOWN NOSAVE
 //!   still work — also with `--shards 1` and on the script's own worker.
 //! - A run holds a set of shards through a multi-shard transaction
-//!   ([`crate::tx::Tx`]): the shards of the declared keys (the connection's
-//!   own shard when there are none), or every shard for a script known to
-//!   touch undeclared keys. The held shards' data is moved to the script
+//!   ([`crate::tx::Tx`]): the shards of the declared keys, or every shard
+//!   for a script that declares none or is known to touch undeclared keys. The held shards' data is moved to the script
 //!   thread for the run and moved back before the transaction releases, so
 //!   the run is atomic and `redis.call` runs handlers with no hops.
-//! - A script that touches a key on a shard it does not hold is stopped
-//!   (if it has not written yet), its SHA is remembered as "wide", and it
-//!   runs again holding every shard. After a write this is impossible
-//!   without rollback: the call gets an error (KNOWN_DIFFERENCES.md).
+//! - A script with declared keys that touches a key on a shard it does
+//!   not hold is stopped (if it has not written yet), its SHA is
+//!   remembered as "wide", and it runs again holding every shard. After a
+//!   write this is impossible without rollback: the call gets an error
+//!   (KNOWN_DIFFERENCES.md).
 //!
 //! Invariants: the shards taken out of a worker always return to it (the
 //! run is a spawned task that is never cancelled, and the script thread
@@ -49,8 +49,9 @@ pub struct Scripts {
     pub functions: FunctionRegistry,
     running: Mutex<Vec<Arc<Running>>>,
     busy: AtomicUsize,
-    /// Notified when a script becomes busy or a busy one ends.
-    pub busy_changed: Notify,
+    /// One per worker, notified when a script becomes busy or a busy one
+    /// ends (per worker so waiting never contends across threads).
+    busy_changed: Vec<Notify>,
     wide: RwLock<HashSet<String>>,
     runners: Vec<OnceLock<mpsc::Sender<Job>>>,
     next_id: AtomicU64,
@@ -134,7 +135,7 @@ impl Scripts {
             functions: FunctionRegistry::default(),
             running: Mutex::new(Vec::new()),
             busy: AtomicUsize::new(0),
-            busy_changed: Notify::new(),
+            busy_changed: (0..nshards).map(|_| Notify::new()).collect(),
             wide: RwLock::new(HashSet::new()),
             runners: (0..nshards).map(|_| OnceLock::new()).collect(),
             next_id: AtomicU64::new(1),
@@ -161,6 +162,17 @@ impl Scripts {
         } else {
             scripting::errors::BUSY_SCRIPT
         })
+    }
+
+    /// Worker `id`'s notification of busy changes.
+    pub fn busy_changed(&self, id: usize) -> Option<&Notify> {
+        self.busy_changed.get(id)
+    }
+
+    fn notify_busy_changed(&self) {
+        for n in &self.busy_changed {
+            n.notify_waiters();
+        }
     }
 
     /// The oldest run, if any.
@@ -211,7 +223,7 @@ impl Scripts {
         }
         if r.busy.swap(false, Ordering::AcqRel) {
             self.busy.fetch_sub(1, Ordering::AcqRel);
-            self.busy_changed.notify_waiters();
+            self.notify_busy_changed();
         }
     }
 
@@ -336,7 +348,7 @@ fn run_one(engine: &mut Engine, job: RunJob) {
         Box::new(move || {
             if !running.busy.swap(true, Ordering::AcqRel) {
                 shared.scripts.busy.fetch_add(1, Ordering::AcqRel);
-                shared.scripts.busy_changed.notify_waiters();
+                shared.scripts.notify_busy_changed();
             }
         })
     };
@@ -401,7 +413,10 @@ pub async fn run(ctx: &crate::conn::ConnCtx, req: Request) -> Reply {
     // A spawned task: the shards come back even if the client goes away.
     let task = tokio::task::spawn_local(async move {
         let n = shared.nshards;
-        let mut wide = n == 1 || shared.scripts.is_wide(&req.name);
+        // No declared keys: the script either touches none or undeclared
+        // ones, which may sit on any shard and be written before they are
+        // read, so it holds every shard from the start.
+        let mut wide = n == 1 || req.keys.is_empty() || shared.scripts.is_wide(&req.name);
         loop {
             let mut set: Vec<usize> = if wide {
                 (0..n).collect()
@@ -411,9 +426,6 @@ pub async fn run(ctx: &crate::conn::ConnCtx, req: Request) -> Reply {
                     .map(|k| crate::slot::shard_of(k, n))
                     .collect()
             };
-            if set.is_empty() {
-                set.push(worker_id);
-            }
             set.sort_unstable();
             set.dedup();
             let tx = match &held {
