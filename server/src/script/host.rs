@@ -38,19 +38,29 @@ pub struct ScriptHost {
     client: u64,
 }
 
+/// Who runs the script: its database, its client id, and where the
+/// keyspace events and invalidations of its writes go.
+pub struct Caller {
+    /// The selected database when the script starts.
+    pub db: usize,
+    /// The client's id.
+    pub client: u64,
+    /// The pub/sub hub.
+    pub hub: Arc<crate::pubsub::Hub>,
+}
+
 impl ScriptHost {
-    /// A host over `shards` (the held ones, with their ids).
+    /// A host over `shards` (the held ones, with their ids), for `caller`.
     pub fn new(
         shards: Vec<(usize, Shard)>,
         all_held: bool,
         nshards: usize,
-        db: usize,
+        caller: Caller,
         limits: Limits,
         readonly: bool,
         wrote: Arc<AtomicBool>,
-        hub: Arc<crate::pubsub::Hub>,
-        client: u64,
     ) -> ScriptHost {
+        let Caller { db, client, hub } = caller;
         ScriptHost {
             shards,
             all_held,

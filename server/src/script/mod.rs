@@ -335,12 +335,14 @@ fn run_one(engine: &mut Engine, job: RunJob) {
         shards,
         all_held,
         nshards,
-        db,
+        host::Caller {
+            db,
+            client,
+            hub: shared.hub.clone(),
+        },
         limits,
         readonly,
         running.wrote.clone(),
-        shared.hub.clone(),
-        client,
     )));
     let on_busy: Box<dyn FnOnce()> = {
         let running = running.clone();
