@@ -212,9 +212,7 @@ fn hostile_scripts_do_not_crash_the_server() {
             "local function f() return 1 + f() end return f()",
             "stack overflow",
         ),
-        // Known bug, not yet fixed: returning a self-referencing table
-        // (`local t = {} t[1] = t return t`) leaves the script thread
-        // spinning (see ARCHITECTURE.md hazards).
+        ("local t = {} t[1] = t return t", ""),
         ("return loadstring(string.dump(function() end))", ""),
         (
             "return io.open('/etc/passwd')",
@@ -245,9 +243,10 @@ fn hostile_scripts_do_not_crash_the_server() {
             "return debug.getinfo(1)",
             "nonexistent global variable 'debug'",
         ),
-        // Known bug, not yet fixed: an endless loop inside a coroutine
-        // (`coroutine.wrap(function() while true do end end)()`) is not
-        // seen by the busy/kill hook, so SCRIPT KILL cannot stop it.
+        (
+            "return coroutine.wrap(function() while true do end end)()",
+            "",
+        ),
     ];
     for (body, want) in cases {
         let mut killer = server.connect();

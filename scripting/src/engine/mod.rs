@@ -155,7 +155,9 @@ impl Engine {
         let handler = error_handler(&lua, state.clone())?;
         lua.set_memory_limit(memory_limit)?;
         let hook_state = state.clone();
-        lua.set_hook(
+        // Global: coroutines created by Lua get the hook too (a per-thread
+        // hook left an endless loop in a coroutine unkillable).
+        lua.set_global_hook(
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),
             move |_lua, _debug| hook(&hook_state),
         )?;
