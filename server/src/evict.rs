@@ -378,8 +378,8 @@ async fn evict_inline(worker: &Rc<Worker>, p: &EvictParams, tofree: u64) -> Opti
         .shared
         .memory
         .set_reusable(worker.id, env.shard.reusable_bytes());
-    // Hook (notify, for the lead): emit the `evicted` keyspace event and
-    // the tracking invalidation for each of `out.keys` (db, key) here.
+    // `evicted` events, tracking invalidations, WATCH.
+    crate::notify::evicted(&mut env, &out.keys);
     let n = out.keys.len();
     (n > 0).then_some((out.freed, n))
 }
@@ -422,9 +422,9 @@ async fn evict_round(
             s,
             crate::worker::ShardMsg::Run(Box::new(move |env| {
                 let out = env.shard.evict(&p, count, tofree);
-                // Hook (notify, for the lead): emit the `evicted` keyspace
-                // event and the tracking invalidation for each of
-                // `out.keys` (db, key) here, on the owning shard.
+                // `evicted` events, tracking invalidations, WATCH, on the
+                // owning shard.
+                crate::notify::evicted(env, &out.keys);
                 let _ = tx.send((out.freed, out.keys.len(), env.shard.reusable_bytes()));
             })),
         );

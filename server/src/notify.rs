@@ -188,3 +188,14 @@ pub fn after_step(shard: &mut Shard, hub: &Hub, client: u64) {
         hub.tracking.flush_broadcasts(hub, client);
     }
 }
+
+/// Keys evicted on a shard, as Redis's `deleteEvictedKeyAndPropagate`:
+/// the modified-key signal (WATCH, client tracking) and the `evicted`
+/// keyspace event for each (db, key).
+pub fn evicted(env: &mut ShardEnv, keys: &[(usize, storage::small::SmallBytes)]) {
+    for (db, key) in keys {
+        crate::watch::touch(env, *db, std::iter::once(&key[..]));
+        key_modified(&env.hub, key, 0);
+        publish_event(&env.hub, EVICTED, "evicted", key, *db);
+    }
+}

@@ -319,3 +319,35 @@ fn memory_usage_and_object_freq_idletime() {
         .to_string()
         .contains("An LFU maxmemory policy is selected"));
 }
+
+/// Every evicted key is announced as an `evicted` keyspace event (and so
+/// reaches subscribers on any shard), as Redis does.
+#[test]
+fn evictions_emit_evicted_events() {
+    for shards in ["1", "4"] {
+        let (server, mut con, _) = setup(shards, "allkeys-lru");
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("notify-keyspace-events")
+            .arg("Ee")
+            .query(&mut con)
+            .unwrap();
+        let mut sub_con = server.connect();
+        let mut sub = sub_con.as_pubsub();
+        sub.subscribe("__keyevent@0__:evicted").unwrap();
+        for round in 0..6 {
+            write_batch(&mut con, "ev", round * 10_000..(round + 1) * 10_000, None);
+        }
+        let evicted = info_field(&mut con, "stats", "evicted_keys");
+        assert!(evicted > 0, "shards {shards}: nothing evicted");
+        sub.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut seen = 0u64;
+        while seen < evicted {
+            let msg = sub.get_message().unwrap();
+            let key: String = msg.get_payload().unwrap();
+            assert!(key.starts_with("ev:"), "{key}");
+            seen += 1;
+        }
+        assert_eq!(seen, evicted, "shards {shards}");
+    }
+}
