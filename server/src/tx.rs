@@ -70,13 +70,7 @@ impl Tx {
         R: Send + 'static,
         F: FnOnce(&mut ShardEnv) -> R + Send + 'static,
     {
-        let i = self.shards.binary_search(&shard).ok()?;
-        let (tx, rx) = oneshot::channel();
-        let op: TxOp = Box::new(move |env| {
-            let _ = tx.send(f(env));
-        });
-        self.ops[i].send(op).ok()?;
-        rx.await.ok()
+        self.start(shard, f)?.await.ok()
     }
 
     /// Sends `f` to frozen shard `shard` at once (no await) and returns the
