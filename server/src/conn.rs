@@ -8,9 +8,11 @@ use crate::protocol::encode::{encode, Resp};
 use crate::protocol::request::{Parsed, ParserLimits, RequestParser};
 use crate::worker::Worker;
 use bytes::BytesMut;
+use std::future::Future;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use storage::Reply;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -56,7 +58,16 @@ pub struct Client {
     pub tracking: Option<crate::tracking::Options>,
     /// Hook (tracking): CLIENT CACHING was given for the next command.
     pub caching: bool,
+    /// The (command, container) last written to `info.last_cmd`, so a
+    /// connection repeating one command skips that mutex.
+    pub last_cmd: Option<LastCmd>,
 }
+
+/// A command row and its container row, compared by address.
+pub type LastCmd = (
+    &'static crate::command::CommandSpec,
+    Option<&'static crate::command::CommandSpec>,
+);
 
 /// What a command handler gets: the client and the worker it runs on.
 pub struct ConnCtx {
@@ -152,6 +163,7 @@ pub async fn serve(worker: Rc<Worker>, std_stream: std::net::TcpStream) {
             subs: Default::default(),
             tracking: None,
             caching: false,
+            last_cmd: None,
         },
         worker,
         hold: None,
@@ -227,25 +239,33 @@ async fn run(ctx: &mut ConnCtx, stream: &mut tokio::net::TcpStream) -> std::io::
                             let reply = {
                                 let exec = crate::dispatch::execute(ctx, argv);
                                 tokio::pin!(exec);
-                                loop {
-                                    tokio::select! {
-                                        biased;
-                                        r = &mut exec => break r,
-                                        _ = crate::blocking::closed_while_blocked(&info, stream) => return Ok(()),
-                                        // Frames pushed while the command runs (a
-                                        // blocked BLPOP, a hop): offer them to the
-                                        // socket now, between replies.
-                                        _ = info.outbox.wake.notified(), if wbuf.is_empty() => {
-                                            taken += info.outbox.drain_front(&mut wbuf);
-                                            let n = match stream.try_write(&wbuf) {
-                                                Ok(n) => n,
-                                                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
-                                                Err(e) => return Err(e),
-                                            };
-                                            info.outbox.ack_taken();
-                                            wbuf.drain(..n);
+                                // Most commands finish at their first poll:
+                                // try that before setting up the select. A
+                                // pending future is polled again below with
+                                // the task's waker, which replaces this one.
+                                let mut first = Context::from_waker(Waker::noop());
+                                match exec.as_mut().poll(&mut first) {
+                                    Poll::Ready(r) => r,
+                                    Poll::Pending => loop {
+                                        tokio::select! {
+                                            biased;
+                                            r = &mut exec => break r,
+                                            _ = crate::blocking::closed_while_blocked(&info, stream) => return Ok(()),
+                                            // Frames pushed while the command runs (a
+                                            // blocked BLPOP, a hop): offer them to the
+                                            // socket now, between replies.
+                                            _ = info.outbox.wake.notified(), if wbuf.is_empty() => {
+                                                taken += info.outbox.drain_front(&mut wbuf);
+                                                let n = match stream.try_write(&wbuf) {
+                                                    Ok(n) => n,
+                                                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+                                                    Err(e) => return Err(e),
+                                                };
+                                                info.outbox.ack_taken();
+                                                wbuf.drain(..n);
+                                            }
                                         }
-                                    }
+                                    },
                                 }
                             };
                             taken += info.outbox.drain_front(&mut wbuf);

@@ -39,7 +39,13 @@ pub async fn execute(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> Reply {
         return reply;
     }
     // maxmemory: evict if over; refuse a denyoom command if still over.
-    if let Err(e) = crate::evict::before_command(ctx, cmd).await {
+    // (Each gate below is one branch when its feature is unused: this is
+    // the path of every request.)
+    let memory_gate = ctx.worker.shared.memory.maxmemory() != 0 || crate::evict::pre_command_oom();
+    if let Err(e) = match memory_gate {
+        true => crate::evict::before_command(ctx, cmd).await,
+        false => Ok(()),
+    } {
         count(ctx, cmd, parent, |s| s.rejected_calls += 1);
         let reply: Reply = e.into();
         count_error(ctx, &reply);
@@ -49,7 +55,9 @@ pub async fn execute(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> Reply {
     // A script past busy-reply-threshold: only allow-busy commands run
     // (Redis's processCommand). A keyed command for a shard a script
     // holds waits for it, and gets -BUSY if the script becomes busy.
-    if !cmd.has(crate::command::flags::ALLOW_BUSY) {
+    if !cmd.has(crate::command::flags::ALLOW_BUSY)
+        && (ctx.worker.is_frozen() || ctx.worker.shared.scripts.any_busy())
+    {
         let busy = match cmd.exec {
             Exec::Shard(_) => ctx.worker.wait_unfrozen_or_busy().await,
             _ => ctx.worker.shared.scripts.busy_error(),
@@ -62,14 +70,16 @@ pub async fn execute(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> Reply {
         }
     }
     if ctx.client.multi.is_some() {
-        return crate::commands::multi::inside_multi(ctx, cmd, parent, argv).await;
+        return Box::pin(crate::commands::multi::inside_multi(ctx, cmd, parent, argv)).await;
     }
     // CLIENT PAUSE: wait while a pause holds this command back.
-    ctx.worker
-        .shared
-        .pause
-        .wait(cmd.has(crate::command::flags::WRITE | crate::command::flags::MAY_REPLICATE))
-        .await;
+    if ctx.worker.shared.pause.maybe_active() {
+        ctx.worker
+            .shared
+            .pause
+            .wait(cmd.has(crate::command::flags::WRITE | crate::command::flags::MAY_REPLICATE))
+            .await;
+    }
     run_resolved(ctx, cmd, parent, cmd.exec, argv).await
 }
 
@@ -174,7 +184,9 @@ pub async fn run_resolved(
     };
     shared.latency.record(event, usec / 1000);
     // Hook (tracking): invalidations reach their clients before this reply.
-    shared.hub.await_deliveries(ctx.client.id).await;
+    if shared.hub.maybe_deliveries() {
+        shared.hub.await_deliveries(ctx.client.id).await;
+    }
     reply
 }
 
@@ -321,29 +333,30 @@ pub(crate) fn count(
 /// Records the command CLIENT LIST shows as `cmd=`; set before the command
 /// runs, so a blocked client shows the command it is blocked in.
 fn note_last_command(
-    ctx: &ConnCtx,
+    ctx: &mut ConnCtx,
     cmd: &'static CommandSpec,
     parent: Option<&'static CommandSpec>,
 ) {
-    let (p, name) = (parent.map(|p| p.name), cmd.name);
+    // Most connections repeat the same command: skip the shared write then.
+    let same = ctx.client.last_cmd.is_some_and(|(c, p)| {
+        std::ptr::eq(c, cmd)
+            && match (p, parent) {
+                (Some(a), Some(b)) => std::ptr::eq(a, b),
+                (None, None) => true,
+                _ => false,
+            }
+    });
+    if same {
+        return;
+    }
+    ctx.client.last_cmd = Some((cmd, parent));
     if let Ok(mut last) = ctx.client.info.last_cmd.lock() {
-        // Most connections repeat the same command: skip the rewrite then.
-        let same = match p {
-            Some(p) => {
-                last.len() == p.len() + 1 + name.len()
-                    && last.starts_with(p)
-                    && last.ends_with(name)
-            }
-            None => last.as_str() == name,
-        };
-        if !same {
-            last.clear();
-            if let Some(p) = p {
-                last.push_str(p);
-                last.push('|');
-            }
-            last.push_str(name);
+        last.clear();
+        if let Some(p) = parent {
+            last.push_str(p.name);
+            last.push('|');
         }
+        last.push_str(cmd.name);
     }
 }
 
@@ -389,7 +402,11 @@ async fn run_keyed(
     // and serve clients blocked on its keys before the next command.
     let write = cmd.has(crate::command::flags::WRITE);
     if let Some(hold) = ctx.hold.clone() {
-        return run_keyed_held(ctx, &hold, f, argv, positions, target, single, write).await;
+        // Boxed: rare, and would otherwise grow every request's future.
+        return Box::pin(run_keyed_held(
+            ctx, &hold, f, argv, positions, target, single, write,
+        ))
+        .await;
     }
     if single && target == own {
         let r = run_inline_unheld(ctx, |shard_ctx| f(shard_ctx, argv)).await;
@@ -421,7 +438,10 @@ async fn run_keyed(
         .unwrap_or_else(|| Err(CmdError::msg("ERR server is shutting down")));
     }
     let keys: Vec<Bytes> = positions.iter().map(|&p| argv[p].clone()).collect();
-    gather_run_scatter(ctx, keys, write, move |sctx| f(sctx, argv)).await
+    Box::pin(gather_run_scatter(ctx, keys, write, move |sctx| {
+        f(sctx, argv)
+    }))
+    .await
 }
 
 /// Runs a shard handler on an environment.
@@ -451,7 +471,7 @@ async fn run_keyed_held(
     hold: &Rc<Hold>,
     f: ShardFn,
     argv: &[Bytes],
-    positions: Vec<usize>,
+    positions: crate::command::KeyPositions,
     target: usize,
     single: bool,
     write: bool,
@@ -516,7 +536,9 @@ pub async fn run_inline<R>(ctx: &ConnCtx, f: impl FnOnce(&mut ShardCtx<'_>) -> R
 
 /// [`run_inline`] without a hold.
 async fn run_inline_unheld<R>(ctx: &ConnCtx, f: impl FnOnce(&mut ShardCtx<'_>) -> R) -> R {
-    ctx.worker.wait_unfrozen().await;
+    if ctx.worker.is_frozen() {
+        ctx.worker.wait_unfrozen().await;
+    }
     let mut env = ctx.worker.env.borrow_mut();
     let env = &mut *env;
     env.shard.refresh_time();
@@ -770,7 +792,7 @@ pub struct RemotePlan {
     parent: Option<&'static CommandSpec>,
     f: ShardFn,
     /// Where the keys are (blocked clients are served after writes).
-    positions: Vec<usize>,
+    positions: crate::command::KeyPositions,
     /// The shard that owns every key of the request.
     pub target: usize,
 }

@@ -27,6 +27,7 @@ impl ShardCtx<'_> {
     /// A write to `key`: the modified-key signal, then the keyspace event
     /// `event` of class `class` (Redis's `signalModifiedKey` +
     /// `notifyKeyspaceEvent`).
+    #[inline]
     pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
         self.flush_logged();
         self.key_modified(key);
@@ -35,6 +36,7 @@ impl ShardCtx<'_> {
 
     /// Emits what storage logged so far (`new`, `expired`...), so those
     /// come before the command's own event, as in Redis.
+    #[inline]
     fn flush_logged(&mut self) {
         if self.shard.dbs.first().is_some_and(|d| d.log_events) {
             drain_logged(self.shard, self.hub, self.client);
@@ -44,11 +46,13 @@ impl ShardCtx<'_> {
     /// The modified-key signal alone (a change Redis reports with no
     /// event). This is the one place every key modification passes:
     /// tracking invalidation here; WATCH's dirty mark belongs here too.
+    #[inline]
     pub fn key_modified(&mut self, key: &[u8]) {
         key_modified(self.hub, key, self.client);
     }
 
     /// The keyspace event alone (`new`, or an event without a change).
+    #[inline]
     pub fn event(&mut self, class: u32, event: &str, key: &[u8]) {
         self.flush_logged();
         publish_event(self.hub, class, event, key, self.db);
@@ -70,6 +74,7 @@ impl ShardCtx<'_> {
 
 /// The modified-key signal (see the module doc). `client` is the client
 /// running the command (0: none).
+#[inline]
 pub fn key_modified(hub: &Hub, key: &[u8], client: u64) {
     if hub.tracking.active() {
         hub.tracking.invalidate(hub, key, client, client);
@@ -77,11 +82,19 @@ pub fn key_modified(hub: &Hub, key: &[u8], client: u64) {
 }
 
 /// Redis's `notifyKeyspaceEvent`.
+#[inline]
 pub fn publish_event(hub: &Hub, class: u32, event: &str, key: &[u8], db: usize) {
     let flags = hub.notify_flags.load(Ordering::Relaxed);
     if flags & class == 0 || hub.is_quiet() {
         return;
     }
+    publish_event_now(hub, flags, event, key, db);
+}
+
+/// [`publish_event`] once a subscriber may want it (kept out of line: the
+/// check above runs for every write).
+#[inline(never)]
+fn publish_event_now(hub: &Hub, flags: u32, event: &str, key: &[u8], db: usize) {
     if flags & KEYSPACE != 0 {
         let mut chan = format!("__keyspace@{db}__:").into_bytes();
         chan.extend_from_slice(key);

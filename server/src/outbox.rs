@@ -25,7 +25,7 @@
 use crate::config::OutputBufferLimit;
 use bytes::Bytes;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 use tokio::sync::Notify;
@@ -42,6 +42,12 @@ pub struct Outbox {
     acked: AtomicU64,
     /// Wakes writers waiting for `acked`.
     pub acked_notify: Notify,
+    /// Frames queued (`frames` plus `deferred`), mirrored out of the lock
+    /// so the connection's per-command drain skips the mutex when nothing
+    /// was pushed (the common case). Written under the lock.
+    queued: AtomicUsize,
+    /// `Queue::taken` mirrored out of the lock, for `ack_taken`.
+    taken: AtomicU64,
 }
 
 #[derive(Default)]
@@ -94,6 +100,7 @@ impl Outbox {
         } else {
             q.frames.push_back((frame, seq));
         }
+        self.queued.fetch_add(1, Ordering::Release);
         let used = (q.bytes + q.in_flight) as u64;
         if over_limit(&mut q.soft_since, used, limit) {
             self.dead.store(true, Ordering::Relaxed);
@@ -103,6 +110,7 @@ impl Outbox {
                 pushed,
                 ..Queue::default()
             };
+            self.queued.store(0, Ordering::Release);
             drop(q);
             self.acked_notify.notify_waiters();
             return Err(Overflow::JustExceeded);
@@ -114,7 +122,7 @@ impl Outbox {
 
     /// The connection offered every frame it took to the socket.
     pub fn ack_taken(&self) {
-        let taken = self.q.lock().map(|q| q.taken).unwrap_or(0);
+        let taken = self.taken.load(Ordering::Acquire);
         if taken > self.acked.load(Ordering::Relaxed) {
             self.acked.store(taken, Ordering::Relaxed);
             self.acked_notify.notify_waiters();
@@ -141,7 +149,19 @@ impl Outbox {
     /// Moves queued frames into `out`, up to about `max` bytes (at least
     /// one frame), front queue first; `deferred` too when asked. The bytes
     /// taken count as in flight until [`Outbox::written`].
+    #[inline]
     pub fn drain_into(&self, out: &mut Vec<u8>, max: usize, deferred: bool) -> usize {
+        // A frame pushed just after this check is drained on the next call:
+        // its push also wakes the connection.
+        if self.queued.load(Ordering::Acquire) == 0 {
+            return 0;
+        }
+        self.drain_locked(out, max, deferred)
+    }
+
+    /// [`Outbox::drain_into`] when frames are queued.
+    #[inline(never)]
+    fn drain_locked(&self, out: &mut Vec<u8>, max: usize, deferred: bool) -> usize {
         let Ok(mut q) = self.q.lock() else {
             return 0;
         };
@@ -161,16 +181,23 @@ impl Outbox {
         }
         q.bytes -= taken;
         q.in_flight += taken;
+        self.queued
+            .store(q.frames.len() + q.deferred.len(), Ordering::Release);
+        self.taken.store(q.taken, Ordering::Release);
         taken
     }
 
     /// Moves only the frames queued before the current reply.
+    #[inline]
     pub fn drain_front(&self, out: &mut Vec<u8>) -> usize {
         self.drain_into(out, usize::MAX, false)
     }
 
     /// The connection wrote `n` bytes it had taken.
     pub fn written(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
         if let Ok(mut q) = self.q.lock() {
             q.in_flight = q.in_flight.saturating_sub(n);
         }

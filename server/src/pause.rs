@@ -71,6 +71,12 @@ impl PauseState {
         }
     }
 
+    /// False when no pause was set since the last one ended: the per-request
+    /// check that skips [`Pause::wait`].
+    pub fn maybe_active(&self) -> bool {
+        self.active.load(Ordering::Acquire)
+    }
+
     /// True if any pause is in force (for INFO and tests).
     pub fn is_paused(&self) -> bool {
         self.holds(true).is_some()

@@ -226,6 +226,12 @@ impl Hub {
         }
     }
 
+    /// False when no delivery is awaited by anyone: the per-request check
+    /// that skips [`Hub::await_deliveries`].
+    pub fn maybe_deliveries(&self) -> bool {
+        self.any_deliveries.load(Ordering::Relaxed)
+    }
+
     /// Before client `current` gets its reply: waits until the
     /// invalidations its command caused were offered to their clients'
     /// sockets, as Redis writes them in the same event-loop turn as the

@@ -63,6 +63,10 @@ pub mod flags {
     ];
 }
 
+/// The positions of a request's keys in its argv. Inline for up to four
+/// keys: computed for every request, so it must not allocate.
+pub type KeyPositions = smallvec::SmallVec<[usize; 4]>;
+
 /// Where a command's keys are, for routing and `COMMAND GETKEYS`.
 #[derive(Clone, Copy)]
 pub enum Keys {
@@ -268,9 +272,9 @@ impl CommandSpec {
     }
 
     /// Positions of the keys in `argv` (argv[0] is the command name).
-    pub fn key_positions(&self, argv: &[Bytes]) -> Result<Vec<usize>, &'static str> {
+    pub fn key_positions(&self, argv: &[Bytes]) -> Result<KeyPositions, &'static str> {
         match self.keys {
-            Keys::None => Ok(Vec::new()),
+            Keys::None => Ok(KeyPositions::new()),
             Keys::Range { first, last, step } => {
                 let n = argv.len() as i64;
                 let last = if last < 0 {
@@ -278,7 +282,7 @@ impl CommandSpec {
                 } else {
                     last as i64
                 };
-                let mut v = Vec::new();
+                let mut v = KeyPositions::new();
                 let mut i = first as i64;
                 while i <= last && i < n {
                     v.push(i as usize);
@@ -287,7 +291,7 @@ impl CommandSpec {
                 Ok(v)
             }
             Keys::NumKeys { numkeys, extra } => {
-                let mut v = Vec::new();
+                let mut v = KeyPositions::new();
                 if extra > 0 {
                     v.push(extra);
                 }
@@ -305,7 +309,7 @@ impl CommandSpec {
                 v.extend((numkeys + 1)..(numkeys + 1 + count));
                 Ok(v)
             }
-            Keys::Custom(f) => f(argv),
+            Keys::Custom(f) => f(argv).map(KeyPositions::from_vec),
         }
     }
 

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 struct Table {
-    by_name: HashMap<Box<[u8]>, &'static CommandSpec>,
+    /// foldhash: looked up for every request (SipHash showed in profiles).
+    by_name: HashMap<Box<[u8]>, &'static CommandSpec, foldhash::fast::RandomState>,
     all: Vec<&'static CommandSpec>,
 }
 

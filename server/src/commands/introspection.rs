@@ -436,7 +436,7 @@ fn getkeys_target(argv: &[Bytes]) -> CmdResult<(&'static CommandSpec, Vec<usize>
     if positions.is_empty() && !cmd.has(NO_MANDATORY_KEYS) {
         return Err(CmdError::msg("ERR Invalid arguments specified for command"));
     }
-    Ok((cmd, positions))
+    Ok((cmd, positions.into_vec()))
 }
 
 fn getkeys(_ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {

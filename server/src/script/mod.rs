@@ -142,6 +142,12 @@ impl Scripts {
         }
     }
 
+    /// True while some script is past busy-reply-threshold: the
+    /// per-request check that skips [`Scripts::busy_error`]'s lock.
+    pub fn any_busy(&self) -> bool {
+        self.busy.load(Ordering::Acquire) != 0
+    }
+
     /// The `-BUSY` error other clients get while a script is past
     /// busy-reply-threshold, if one is.
     pub fn busy_error(&self) -> Option<&'static str> {
