@@ -303,6 +303,34 @@ fn write_cut(
     Ok(n)
 }
 
+/// Redis's `shared.bgsaveerr`.
+pub const MISCONF_RDB: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
+/// The dispatch gate of `stop-writes-on-bgsave-error` (Redis's
+/// `writeCommandsDeniedByDiskError`): after a failed background save,
+/// with save points set, write commands (and PING, as in Redis) get
+/// `-MISCONF` until a save succeeds. One atomic load when the last save
+/// went well.
+#[inline]
+pub fn write_gate(shared: &Shared, cmd: &crate::command::CommandSpec) -> storage::CmdResult<()> {
+    if shared.persist.last_bgsave_ok.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    write_gate_slow(shared, cmd)
+}
+
+#[cold]
+fn write_gate_slow(shared: &Shared, cmd: &crate::command::CommandSpec) -> storage::CmdResult<()> {
+    if !(cmd.has(crate::command::flags::WRITE) || cmd.name == "ping") {
+        return Ok(());
+    }
+    let cfg = shared.config();
+    if cfg.stop_writes_on_bgsave_error() && !cfg.save_points().is_empty() {
+        return Err(storage::CmdError::msg(MISCONF_RDB));
+    }
+    Ok(())
+}
+
 /// Records a successful save of `cut`.
 fn saved(shared: &Shared, cut: &Cut) {
     let p = &shared.persist;
@@ -314,6 +342,8 @@ fn saved(shared: &Shared, cut: &Cut) {
         });
     p.last_save.store(unix_now(), Ordering::Relaxed);
     p.saves.fetch_add(1, Ordering::Relaxed);
+    // As Redis's rdbSave: any successful save clears a background error.
+    p.last_bgsave_ok.store(true, Ordering::Relaxed);
 }
 
 /// Holds `busy` for one save; releasing it on drop, so that a save whose

@@ -805,3 +805,78 @@ fn bgsave_file_is_the_dataset_at_the_cut_despite_churn() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// `stop-writes-on-bgsave-error yes` (the default): after a failed
+/// background save, with save points set, writes and PING get Redis's
+/// -MISCONF until a save succeeds; reads go on.
+#[test]
+fn failed_bgsave_stops_writes_until_a_save_succeeds() {
+    const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+    let dir = scratch("misconf");
+    let s = magpie(&dir, &[]);
+    let mut c = s.connect();
+    let err = |c: &mut redis::Connection, args: &[&str]| -> String {
+        let mut cmd = redis::cmd(args[0]);
+        for a in &args[1..] {
+            cmd.arg(*a);
+        }
+        match cmd.query::<redis::Value>(c) {
+            Err(e) => format!("{} {}", e.code().unwrap_or(""), e.detail().unwrap_or("")),
+            Ok(v) => format!("ok {v:?}"),
+        }
+    };
+    q(&mut c, &[b"CONFIG", b"SET", b"save", b"3600 1"]);
+    q(&mut c, &[b"SET", b"a", b"1"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    q(&mut c, &[b"BGSAVE"]);
+    let start = Instant::now();
+    while info_field(&mut c, "rdb_bgsave_in_progress") != "0" {
+        assert!(start.elapsed() < Duration::from_secs(30));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(info_field(&mut c, "rdb_last_bgsave_status"), "err");
+    assert_eq!(err(&mut c, &["SET", "b", "1"]), MISCONF);
+    assert_eq!(err(&mut c, &["PING"]), MISCONF);
+    assert_eq!(err(&mut c, &["FLUSHALL"]), MISCONF);
+    assert_eq!(
+        q(&mut c, &[b"GET", b"a"]),
+        redis::Value::BulkString(b"1".to_vec())
+    );
+    // Inside MULTI the write is refused and the transaction aborted.
+    q(&mut c, &[b"MULTI"]);
+    assert_eq!(err(&mut c, &["SET", "b", "1"]), MISCONF);
+    assert!(err(&mut c, &["EXEC"]).starts_with("EXECABORT"));
+    // The directive and the save points both gate.
+    assert_eq!(
+        bulks(q(
+            &mut c,
+            &[b"CONFIG", b"GET", b"stop-writes-on-bgsave-error"]
+        )),
+        vec![b"stop-writes-on-bgsave-error".to_vec(), b"yes".to_vec()]
+    );
+    q(
+        &mut c,
+        &[b"CONFIG", b"SET", b"stop-writes-on-bgsave-error", b"no"],
+    );
+    assert_eq!(q(&mut c, &[b"SET", b"b", b"1"]), redis::Value::Okay);
+    q(
+        &mut c,
+        &[b"CONFIG", b"SET", b"stop-writes-on-bgsave-error", b"yes"],
+    );
+    assert_eq!(err(&mut c, &["SET", "b", "2"]), MISCONF);
+    q(&mut c, &[b"CONFIG", b"SET", b"save", b""]);
+    assert_eq!(q(&mut c, &[b"SET", b"b", b"3"]), redis::Value::Okay);
+    q(&mut c, &[b"CONFIG", b"SET", b"save", b"3600 1"]);
+    assert_eq!(err(&mut c, &["SET", "b", "4"]), MISCONF);
+    // A successful save clears the error.
+    std::fs::create_dir_all(&dir).unwrap();
+    assert_eq!(q(&mut c, &[b"SAVE"]), redis::Value::Okay);
+    assert_eq!(info_field(&mut c, "rdb_last_bgsave_status"), "ok");
+    assert_eq!(q(&mut c, &[b"SET", b"b", b"5"]), redis::Value::Okay);
+    assert_eq!(
+        q(&mut c, &[b"PING"]),
+        redis::Value::SimpleString("PONG".into())
+    );
+    q(&mut c, &[b"CONFIG", b"SET", b"save", b""]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
