@@ -319,3 +319,79 @@ impl Finished {
         let _ = std::fs::remove_file(&self.tmp);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use storage::{Entry, Str, Value};
+
+    #[test]
+    fn stream_writer_interleaves_databases_and_installs_atomically() {
+        let dir = std::env::temp_dir().join(format!("magpie-stream-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("dump.rdb");
+        let mut enc = Encoder::new(true);
+        let chunk = |enc: &mut Encoder, keys: &[&str]| {
+            let mut b = Vec::new();
+            for k in keys {
+                let e = Entry::new(Value::Str(Str::from_bytes(b"v")), 0);
+                assert!(enc.put_entry(&mut b, k.as_bytes(), &e, 0));
+            }
+            b
+        };
+        let totals = [(0, 2, 0), (3, 1, 0), (0, 1, 0)];
+        let mut w = StreamWriter::create(
+            &path,
+            true,
+            &[("redis-bits", b"64".to_vec())],
+            &totals,
+            true,
+        )
+        .unwrap();
+        w.chunk(0, &chunk(&mut enc, &["a", "b"])).unwrap();
+        w.chunk(3, &chunk(&mut enc, &["c"])).unwrap();
+        w.chunk(3, &[]).unwrap();
+        w.chunk(0, &chunk(&mut enc, &["d"])).unwrap();
+        let f = w.finish().unwrap();
+        // Nothing under the name until installed.
+        assert!(!path.exists());
+        let n = f.install(&path).unwrap();
+        let data = std::fs::read(&path).unwrap();
+        assert_eq!(n, data.len() as u64);
+        let opts = crate::LoadOptions {
+            thresholds: Default::default(),
+            now_ms: 0,
+            databases: 16,
+        };
+        let mut got = Vec::new();
+        let mut hints = Vec::new();
+        crate::load_with_hints(
+            &data,
+            &opts,
+            |db, n| hints.push((db, n)),
+            |db, k, _| got.push((db, k.to_vec())),
+        )
+        .unwrap();
+        got.sort();
+        let want: Vec<(usize, Vec<u8>)> = vec![
+            (0, b"a".to_vec()),
+            (0, b"b".to_vec()),
+            (0, b"d".to_vec()),
+            (3, b"c".to_vec()),
+        ];
+        assert_eq!(got, want);
+        // RESIZEDB once per database, with the cut's totals.
+        assert_eq!(hints, vec![(0, 3), (3, 1)]);
+        // An unfinished writer leaves no temp file behind.
+        let w = StreamWriter::create(&path, true, &[], &[], true).unwrap();
+        drop(w);
+        let temps = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("temp-"))
+            .count();
+        assert_eq!(temps, 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
