@@ -507,6 +507,26 @@ pub async fn bgsave(shared: &Arc<Shared>) -> Result<(), SaveError> {
     p.bgsave_in_progress.store(true, Ordering::Relaxed);
     p.bgsave_started.store(started, Ordering::Relaxed);
     p.last_bgsave_try.store(started, Ordering::Relaxed);
+    // The start runs as its own task: a client that goes away mid-await
+    // must not leave cuts running with no walk and no writer. The task
+    // (or the writer thread it starts) releases `busy`.
+    busy.armed = false;
+    let sh = shared.clone();
+    match tokio::spawn(async move { start_bgsave(&sh).await }).await {
+        Ok(r) => r,
+        Err(_) => {
+            let p = &shared.persist;
+            p.last_bgsave_ok.store(false, Ordering::Relaxed);
+            p.bgsave_in_progress.store(false, Ordering::Relaxed);
+            p.busy.store(false, Ordering::Release);
+            Err(SaveError::Failed)
+        }
+    }
+}
+
+/// The body of [`bgsave`], holding `busy` until the writer releases it.
+async fn start_bgsave(shared: &Arc<Shared>) -> Result<(), SaveError> {
+    let p = &shared.persist;
     let (path, compress, checksum) = target(shared);
     let (wtx, wrx) = std::sync::mpsc::channel::<WriterMsg>();
     // The cut: a short freeze that only starts a cut on every database.
@@ -590,7 +610,6 @@ pub async fn bgsave(shared: &Arc<Shared>) -> Result<(), SaveError> {
     }
     // The walk, in the background; the writer thread releases `busy`.
     tokio::spawn(drive_walk(shared.clone(), wtx));
-    busy.armed = false;
     Ok(())
 }
 
