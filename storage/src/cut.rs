@@ -269,6 +269,13 @@ mod tests {
     }
 
     #[test]
+    fn the_epoch_fits_in_the_entry_padding() {
+        // value + deadline + LRU clock, rounded to 8: the epoch is free.
+        let without = (std::mem::size_of::<Value>() + 8 + 4).next_multiple_of(8);
+        assert_eq!(std::mem::size_of::<Entry>(), without);
+    }
+
+    #[test]
     fn cut_without_writes_saves_everything_once() {
         let mut db = filled(500);
         check(&mut db, |_, _| {});
