@@ -156,3 +156,242 @@ pub fn write_file(
     }
     result
 }
+
+/// An RDB file written as chunks arrive (a background save: each shard
+/// hands over its serialized keys in pieces while it walks its cut).
+/// Chunks of different databases may interleave: a SELECTDB precedes each
+/// switch (Redis's loader accepts any number), with the RESIZEDB hint from
+/// the cut's totals the first time a database appears. The file is
+/// `temp-<pid>.rdb` until [`StreamWriter::finish`] and
+/// [`Finished::install`]; dropped unfinished, the temp file is removed.
+pub struct StreamWriter {
+    tmp: PathBuf,
+    dir: PathBuf,
+    out: Option<std::io::BufWriter<std::fs::File>>,
+    digest: crc::Digest<'static, u64, crc::Table<16>>,
+    written: u64,
+    checksum: bool,
+    current: Option<usize>,
+    /// Per database: (keys, expires) at the cut, and whether it was headed.
+    totals: std::collections::BTreeMap<usize, (u64, u64, bool)>,
+    scratch: Vec<u8>,
+}
+
+/// A complete temp file, fsynced, waiting to be renamed into place.
+pub struct Finished {
+    tmp: PathBuf,
+    dir: PathBuf,
+    /// Bytes in the file.
+    pub bytes: u64,
+}
+
+impl StreamWriter {
+    /// Creates the temp file beside `path` and writes the header and `aux`.
+    /// `totals` are (db, keys, expires) at the cut, for RESIZEDB.
+    pub fn create(
+        path: &Path,
+        compress: bool,
+        aux: &[(&str, Vec<u8>)],
+        totals: &[(usize, u64, u64)],
+        checksum: bool,
+    ) -> std::io::Result<StreamWriter> {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let tmp = dir.join(format!("temp-{}.rdb", std::process::id()));
+        let f = std::fs::File::create(&tmp)?;
+        let mut totals_map = std::collections::BTreeMap::new();
+        for &(db, k, e) in totals {
+            let t = totals_map.entry(db).or_insert((0, 0, false));
+            t.0 += k;
+            t.1 += e;
+        }
+        let mut w = StreamWriter {
+            tmp,
+            dir,
+            out: Some(std::io::BufWriter::with_capacity(1 << 20, f)),
+            digest: crate::crc64::CRC64.digest(),
+            written: 0,
+            checksum,
+            current: None,
+            totals: totals_map,
+            scratch: Vec::new(),
+        };
+        let mut enc = Encoder::new(compress);
+        let mut head = Vec::new();
+        put_header(&mut head);
+        for (k, v) in aux {
+            put_aux(&mut enc, &mut head, k.as_bytes(), v);
+        }
+        w.put(&head)?;
+        Ok(w)
+    }
+
+    fn put(&mut self, b: &[u8]) -> std::io::Result<()> {
+        let out = self
+            .out
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("writer closed"))?;
+        out.write_all(b)?;
+        self.digest.update(b);
+        self.written += b.len() as u64;
+        Ok(())
+    }
+
+    /// Appends encoded keys of database `db`.
+    pub fn chunk(&mut self, db: usize, bytes: &[u8]) -> std::io::Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        if self.current != Some(db) {
+            self.current = Some(db);
+            let mut h = std::mem::take(&mut self.scratch);
+            h.clear();
+            let t = self.totals.entry(db).or_insert((0, 0, false));
+            if t.2 {
+                h.push(crate::types::OP_SELECTDB);
+                crate::write::put_len(&mut h, db as u64);
+            } else {
+                t.2 = true;
+                put_db_header(&mut h, db, t.0, t.1);
+            }
+            let r = self.put(&h);
+            self.scratch = h;
+            r?;
+        }
+        self.put(bytes)
+    }
+
+    /// Writes EOF and the trailer and fsyncs the temp file.
+    pub fn finish(mut self) -> std::io::Result<Finished> {
+        self.put(&[crate::types::OP_EOF])?;
+        let crc = if self.checksum {
+            self.digest.clone().finalize()
+        } else {
+            0
+        };
+        let mut out = self
+            .out
+            .take()
+            .ok_or_else(|| std::io::Error::other("writer closed"))?;
+        let r = (|| {
+            out.write_all(&crc.to_le_bytes())?;
+            let f = out.into_inner().map_err(|e| e.into_error())?;
+            f.sync_all()
+        })();
+        if let Err(e) = r {
+            let _ = std::fs::remove_file(&self.tmp);
+            return Err(e);
+        }
+        Ok(Finished {
+            tmp: std::mem::take(&mut self.tmp),
+            dir: self.dir.clone(),
+            bytes: self.written + 8,
+        })
+    }
+}
+
+impl Drop for StreamWriter {
+    fn drop(&mut self) {
+        if self.out.take().is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+impl Finished {
+    /// Renames the file over `path` and fsyncs the directory.
+    pub fn install(self, path: &Path) -> std::io::Result<u64> {
+        if let Err(e) = std::fs::rename(&self.tmp, path) {
+            let _ = std::fs::remove_file(&self.tmp);
+            return Err(e);
+        }
+        if let Ok(d) = std::fs::File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
+        Ok(self.bytes)
+    }
+
+    /// Drops the file (a newer cut was written already).
+    pub fn discard(self) {
+        let _ = std::fs::remove_file(&self.tmp);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use storage::{Entry, Str, Value};
+
+    #[test]
+    fn stream_writer_interleaves_databases_and_installs_atomically() {
+        let dir = std::env::temp_dir().join(format!("magpie-stream-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("dump.rdb");
+        let mut enc = Encoder::new(true);
+        let chunk = |enc: &mut Encoder, keys: &[&str]| {
+            let mut b = Vec::new();
+            for k in keys {
+                let e = Entry::new(Value::Str(Str::from_bytes(b"v")), 0);
+                assert!(enc.put_entry(&mut b, k.as_bytes(), &e, 0));
+            }
+            b
+        };
+        let totals = [(0, 2, 0), (3, 1, 0), (0, 1, 0)];
+        let mut w = StreamWriter::create(
+            &path,
+            true,
+            &[("redis-bits", b"64".to_vec())],
+            &totals,
+            true,
+        )
+        .unwrap();
+        w.chunk(0, &chunk(&mut enc, &["a", "b"])).unwrap();
+        w.chunk(3, &chunk(&mut enc, &["c"])).unwrap();
+        w.chunk(3, &[]).unwrap();
+        w.chunk(0, &chunk(&mut enc, &["d"])).unwrap();
+        let f = w.finish().unwrap();
+        // Nothing under the name until installed.
+        assert!(!path.exists());
+        let n = f.install(&path).unwrap();
+        let data = std::fs::read(&path).unwrap();
+        assert_eq!(n, data.len() as u64);
+        let opts = crate::LoadOptions {
+            thresholds: Default::default(),
+            now_ms: 0,
+            databases: 16,
+        };
+        let mut got = Vec::new();
+        let mut hints = Vec::new();
+        crate::load_with_hints(
+            &data,
+            &opts,
+            |db, n| hints.push((db, n)),
+            |db, k, _| got.push((db, k.to_vec())),
+        )
+        .unwrap();
+        got.sort();
+        let want: Vec<(usize, Vec<u8>)> = vec![
+            (0, b"a".to_vec()),
+            (0, b"b".to_vec()),
+            (0, b"d".to_vec()),
+            (3, b"c".to_vec()),
+        ];
+        assert_eq!(got, want);
+        // RESIZEDB once per database, with the cut's totals.
+        assert_eq!(hints, vec![(0, 3), (3, 1)]);
+        // An unfinished writer leaves no temp file behind.
+        let w = StreamWriter::create(&path, true, &[], &[], true).unwrap();
+        drop(w);
+        let temps = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("temp-"))
+            .count();
+        assert_eq!(temps, 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -299,6 +299,7 @@ pub(crate) fn gates(
     if !ctx.client.authenticated && !cmd.has(crate::command::flags::NO_AUTH) {
         return Err(CmdError::msg("NOAUTH Authentication required."));
     }
+    crate::persist::write_gate(&ctx.worker.shared, cmd)?;
     // Hook (pubsub): a RESP2 connection with subscriptions only takes
     // (un)subscriptions, PING, QUIT and RESET.
     if ctx.client.resp == crate::protocol::encode::Resp::V2

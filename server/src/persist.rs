@@ -1,19 +1,22 @@
 //! Snapshots in the server: start-up load, SAVE, BGSAVE, save points,
 //! SHUTDOWN and DEBUG RELOAD saves, and the state INFO persistence shows.
 //!
-//! A snapshot is taken in two steps (DESIGN.md section 9, first version):
-//! 1. the cut: a [`Tx`] freezes every shard at one logical point and each
-//!    shard serializes its databases into memory, in parallel, on its own
-//!    thread (the freeze lasts as long as the largest shard takes);
-//! 2. the write: a helper thread assembles the file, writes a temp file,
-//!    fsyncs, renames and fsyncs the directory. Shards serve clients again
-//!    while it writes; no shard thread ever does file I/O.
+//! BGSAVE (and save points) take a copy-on-write cut (DESIGN.md 9):
+//! 1. the cut: a short [`Tx`] over every shard only starts a cut on each
+//!    non-empty database (`storage::cut`: O(1) per database) and records
+//!    its key counts;
+//! 2. the walk: a driver task sends each shard one slice at a time
+//!    ([`SLICE`] entries); the shard serves its clients between slices,
+//!    and its mutation paths serialize an entry's cut value before
+//!    changing it. Serialized keys go, in chunks, through a channel to
+//! 3. the writer: a helper thread streams them into `temp-<pid>.rdb`,
+//!    then fsyncs, renames and fsyncs the directory. No shard thread does
+//!    file I/O. Memory grows with the unwritten chunks and the values
+//!    changed during the save, not with the dataset.
 //!
-//! Trade-off (documented in ARCHITECTURE.md): memory during a save grows
-//! by the serialized size of the dataset (not by the writes made during the
-//! save, as the copy-on-write design would), and clients wait for the
-//! serialization pause. Fork-free and simple; the per-entry copy-on-write
-//! walk is the planned next step.
+//! SAVE, SHUTDOWN, FLUSHALL and DEBUG RELOAD keep the simple path: a
+//! [`Tx`] freezes every shard while each serializes its databases into
+//! memory, then a helper thread writes the file.
 //!
 //! Invariants: at most one save runs at a time (`busy`); a save's file is
 //! renamed into place only if no later cut has been written already
@@ -29,6 +32,13 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// Entries a shard serializes per slice of a background save (about
+/// 0.1 ms of work for small keys) before it serves its clients again.
+pub const SLICE: usize = 2000;
+
+/// Bytes a cut's sink buffers before handing a chunk to the writer.
+const CHUNK: usize = 256 << 10;
 
 /// Redis's CONFIG_BGSAVE_RETRY_DELAY: after a failed BGSAVE, save points
 /// try again only after this many seconds.
@@ -293,6 +303,34 @@ fn write_cut(
     Ok(n)
 }
 
+/// Redis's `shared.bgsaveerr`.
+pub const MISCONF_RDB: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
+/// The dispatch gate of `stop-writes-on-bgsave-error` (Redis's
+/// `writeCommandsDeniedByDiskError`): after a failed background save,
+/// with save points set, write commands (and PING, as in Redis) get
+/// `-MISCONF` until a save succeeds. One atomic load when the last save
+/// went well.
+#[inline]
+pub fn write_gate(shared: &Shared, cmd: &crate::command::CommandSpec) -> storage::CmdResult<()> {
+    if shared.persist.last_bgsave_ok.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    write_gate_slow(shared, cmd)
+}
+
+#[cold]
+fn write_gate_slow(shared: &Shared, cmd: &crate::command::CommandSpec) -> storage::CmdResult<()> {
+    if !(cmd.has(crate::command::flags::WRITE) || cmd.name == "ping") {
+        return Ok(());
+    }
+    let cfg = shared.config();
+    if cfg.stop_writes_on_bgsave_error() && !cfg.save_points().is_empty() {
+        return Err(storage::CmdError::msg(MISCONF_RDB));
+    }
+    Ok(())
+}
+
 /// Records a successful save of `cut`.
 fn saved(shared: &Shared, cut: &Cut) {
     let p = &shared.persist;
@@ -304,6 +342,8 @@ fn saved(shared: &Shared, cut: &Cut) {
         });
     p.last_save.store(unix_now(), Ordering::Relaxed);
     p.saves.fetch_add(1, Ordering::Relaxed);
+    // As Redis's rdbSave: any successful save clears a background error.
+    p.last_bgsave_ok.store(true, Ordering::Relaxed);
 }
 
 /// Holds `busy` for one save; releasing it on drop, so that a save whose
@@ -382,9 +422,82 @@ pub async fn save(shared: &Arc<Shared>) -> Result<(), SaveError> {
     }
 }
 
+/// What a background save's shards send its writer thread.
+enum WriterMsg {
+    /// Encoded keys of a database.
+    Chunk(usize, Vec<u8>),
+    /// Every shard finished its walk: complete the file.
+    Done,
+    /// The walk could not finish (a shard went away): drop the file.
+    Abort,
+}
+
+/// A cut's sink on one shard: encodes entries as of the cut (expiry
+/// judged at the cut's time) and hands full chunks to the writer.
+struct ChunkSink {
+    db: usize,
+    now: u64,
+    compress: bool,
+    buf: Vec<u8>,
+    tx: std::sync::mpsc::Sender<WriterMsg>,
+}
+
+impl ChunkSink {
+    fn flush(&mut self) {
+        if !self.buf.is_empty() {
+            let b = std::mem::take(&mut self.buf);
+            // A writer that gave up (I/O error) no longer listens.
+            let _ = self.tx.send(WriterMsg::Chunk(self.db, b));
+        }
+    }
+}
+
+impl storage::cut::CutSink for ChunkSink {
+    fn put(&mut self, key: &[u8], entry: &storage::Entry) {
+        let (buf, now) = (&mut self.buf, self.now);
+        ENCODER.with(|e| match e.try_borrow_mut() {
+            Ok(mut enc) => {
+                enc.set_compress(self.compress);
+                enc.put_entry(buf, key, entry, now);
+            }
+            // The thread's encoder is in use (a write inside a DUMP):
+            // a fresh one.
+            Err(_) => {
+                Encoder::new(self.compress).put_entry(buf, key, entry, now);
+            }
+        });
+        if self.buf.len() >= CHUNK {
+            self.flush();
+        }
+    }
+
+    fn finish(&mut self) {
+        self.flush();
+    }
+}
+
+/// One slice of a shard's walk: steps the first database with a running
+/// cut. True when no cut runs on the shard any more.
+fn walk_slice(shard: &mut storage::Shard) -> bool {
+    let mut it = shard.dbs.iter_mut().filter(|d| d.cut_running());
+    if let Some(d) = it.next() {
+        if !d.cut_step(SLICE) {
+            return false;
+        }
+    }
+    !shard.dbs.iter().any(|d| d.cut_running())
+}
+
+/// Ends every running cut of the shard (an aborted save).
+fn abort_cuts(shard: &mut storage::Shard) {
+    for d in &mut shard.dbs {
+        d.cut_end();
+    }
+}
+
 /// Starts a background save: the cut now (so the file holds the dataset
-/// as of this call), the write on a helper thread. Returns once the cut is
-/// taken.
+/// as of this call), then the walk in slices and the write on a helper
+/// thread. Returns once the cut is taken.
 pub async fn bgsave(shared: &Arc<Shared>) -> Result<(), SaveError> {
     let p = &shared.persist;
     let Some(mut busy) = Busy::take(p) else {
@@ -394,13 +507,63 @@ pub async fn bgsave(shared: &Arc<Shared>) -> Result<(), SaveError> {
     p.bgsave_in_progress.store(true, Ordering::Relaxed);
     p.bgsave_started.store(started, Ordering::Relaxed);
     p.last_bgsave_try.store(started, Ordering::Relaxed);
-    let cut = take_cut(shared).await;
-    tracing::info!(
-        "Background saving started (cut of {} keys, shards paused {:.1} ms)",
-        cut.keys,
-        cut.freeze.as_secs_f64() * 1000.0
-    );
+    // The start runs as its own task: a client that goes away mid-await
+    // must not leave cuts running with no walk and no writer. The task
+    // (or the writer thread it starts) releases `busy`.
+    busy.armed = false;
+    let sh = shared.clone();
+    match tokio::spawn(async move { start_bgsave(&sh).await }).await {
+        Ok(r) => r,
+        Err(_) => {
+            let p = &shared.persist;
+            p.last_bgsave_ok.store(false, Ordering::Relaxed);
+            p.bgsave_in_progress.store(false, Ordering::Relaxed);
+            p.busy.store(false, Ordering::Release);
+            Err(SaveError::Failed)
+        }
+    }
+}
+
+/// The body of [`bgsave`], holding `busy` until the writer releases it.
+async fn start_bgsave(shared: &Arc<Shared>) -> Result<(), SaveError> {
+    let p = &shared.persist;
     let (path, compress, checksum) = target(shared);
+    let (wtx, wrx) = std::sync::mpsc::channel::<WriterMsg>();
+    // The cut: a short freeze that only starts a cut on every database.
+    let t_cut = Instant::now();
+    let tx = Tx::begin(shared, (0..shared.nshards).collect()).await;
+    let seq = p.next_seq.fetch_add(1, Ordering::Relaxed);
+    let dirty = p.dirty.load(Ordering::Relaxed);
+    let sink_tx = wtx.clone();
+    let totals: Vec<(usize, u64, u64)> = tx
+        .run_all(move |env| {
+            let now = env.shard.now_ms();
+            let mut out = Vec::new();
+            for (i, d) in env.shard.dbs.iter_mut().enumerate() {
+                if d.is_empty() {
+                    continue;
+                }
+                let m = d.cut_begin(Box::new(ChunkSink {
+                    db: i,
+                    now,
+                    compress,
+                    buf: Vec::new(),
+                    tx: sink_tx.clone(),
+                }));
+                out.push((i, m.keys, m.expires));
+            }
+            out
+        })
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    drop(tx);
+    let keys: u64 = totals.iter().map(|t| t.1).sum();
+    tracing::info!(
+        "Background saving started (cut of {keys} keys, shards paused {:.3} ms)",
+        t_cut.elapsed().as_secs_f64() * 1000.0
+    );
     let sh = shared.clone();
     let t0 = Instant::now();
     let finish = move |ok: bool| {
@@ -411,12 +574,19 @@ pub async fn bgsave(shared: &Arc<Shared>) -> Result<(), SaveError> {
         p.bgsave_in_progress.store(false, Ordering::Relaxed);
         p.busy.store(false, Ordering::Release);
     };
+    let cut = Cut {
+        chunks: Vec::new(),
+        seq,
+        dirty,
+        freeze: t_cut.elapsed(),
+        keys,
+    };
     let spawned = std::thread::Builder::new()
         .name("rdb-bgsave".into())
         .spawn({
             let sh = shared.clone();
             let finish = finish.clone();
-            move || match write_cut(&sh, &cut, &path, compress, checksum) {
+            move || match write_stream(&sh, &cut, wrx, &path, compress, checksum, &totals) {
                 Ok(_) => {
                     saved(&sh, &cut);
                     tracing::info!("Background saving terminated with success");
@@ -430,12 +600,112 @@ pub async fn bgsave(shared: &Arc<Shared>) -> Result<(), SaveError> {
         });
     if let Err(e) = spawned {
         tracing::warn!("Can't save in background: {e}");
+        // Nobody will write: end the cuts (their chunks go nowhere).
+        let shared = shared.clone();
+        let tx = Tx::begin(&shared, (0..shared.nshards).collect()).await;
+        tx.run_all(|env| abort_cuts(&mut env.shard)).await;
+        drop(tx);
         finish(false);
         return Err(SaveError::Failed);
     }
-    // The helper thread releases `busy` when it is done.
-    busy.armed = false;
+    // The walk, in the background; the writer thread releases `busy`.
+    tokio::spawn(drive_walk(shared.clone(), wtx));
     Ok(())
+}
+
+/// Walks every shard's cut one slice at a time (all shards in parallel,
+/// each serving its clients between slices), then tells the writer.
+async fn drive_walk(shared: Arc<Shared>, wtx: std::sync::mpsc::Sender<WriterMsg>) {
+    let mut live: Vec<usize> = (0..shared.nshards).collect();
+    let mut aborted = false;
+    while !live.is_empty() {
+        let waits: Vec<_> = live
+            .iter()
+            .map(|&s| {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                shared.send(
+                    s,
+                    crate::worker::ShardMsg::Run(Box::new(move |env| {
+                        let _ = tx.send(walk_slice(&mut env.shard));
+                    })),
+                );
+                (s, rx)
+            })
+            .collect();
+        live.clear();
+        for (s, rx) in waits {
+            match rx.await {
+                Ok(true) => {}
+                Ok(false) => live.push(s),
+                // The shard is gone (shutdown).
+                Err(_) => aborted = true,
+            }
+        }
+        if aborted {
+            for s in 0..shared.nshards {
+                shared.send(
+                    s,
+                    crate::worker::ShardMsg::Run(Box::new(|env| abort_cuts(&mut env.shard))),
+                );
+            }
+            break;
+        }
+    }
+    let _ = wtx.send(if aborted {
+        WriterMsg::Abort
+    } else {
+        WriterMsg::Done
+    });
+}
+
+/// The writer of a background save (blocking: a helper thread): streams
+/// the chunks into the temp file until every shard is done, then installs
+/// it unless a later cut was written already.
+fn write_stream(
+    shared: &Shared,
+    cut: &Cut,
+    rx: std::sync::mpsc::Receiver<WriterMsg>,
+    path: &std::path::Path,
+    compress: bool,
+    checksum: bool,
+    totals: &[(usize, u64, u64)],
+) -> std::io::Result<u64> {
+    use persistence::snapshot::StreamWriter;
+    let mut w = StreamWriter::create(path, compress, &aux_fields(), totals, checksum);
+    let mut done = false;
+    // Drain every message, even after an error, so chunks are freed.
+    for msg in rx.iter() {
+        match msg {
+            WriterMsg::Chunk(db, bytes) => {
+                if let Ok(wr) = w.as_mut() {
+                    if let Err(e) = wr.chunk(db, &bytes) {
+                        w = Err(e);
+                    }
+                }
+            }
+            WriterMsg::Done => {
+                done = true;
+                break;
+            }
+            WriterMsg::Abort => break,
+        }
+    }
+    if !done {
+        return Err(std::io::Error::other("the save was interrupted"));
+    }
+    let finished = w?.finish()?;
+    let mut written = shared
+        .persist
+        .written_seq
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if *written > cut.seq {
+        finished.discard();
+        return Ok(0);
+    }
+    let n = finished.install(path)?;
+    *written = cut.seq;
+    Ok(n)
 }
 
 /// Waits until no save runs (SHUTDOWN after a BGSAVE, tests).

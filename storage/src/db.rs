@@ -19,7 +19,7 @@ use indexmap::map::raw_entry_v1::{RawEntryApiV1, RawEntryMut};
 use indexmap::{IndexMap, IndexSet};
 use rand::Rng;
 
-type Hasher = foldhash::fast::RandomState;
+pub(crate) type Hasher = foldhash::fast::RandomState;
 
 /// Redis's 24-bit LRU clock resolution: one tick per second.
 pub const LRU_CLOCK_MAX: u32 = (1 << 24) - 1;
@@ -38,6 +38,9 @@ pub struct Entry {
     expire_at: u64,
     /// LRU clock of the last access (24 bits).
     pub lru: u32,
+    /// Epoch of the snapshot cut that last saved this entry (see `cut`);
+    /// fits in the padding after `lru`.
+    pub(crate) cut: u32,
 }
 
 impl Entry {
@@ -47,6 +50,7 @@ impl Entry {
             value,
             expire_at: 0,
             lru: lru_clock(now_ms),
+            cut: 0,
         }
     }
 
@@ -57,6 +61,7 @@ impl Entry {
             value,
             expire_at: expire_at.unwrap_or(0),
             lru: lru & LRU_CLOCK_MAX,
+            cut: 0,
         }
     }
 
@@ -127,7 +132,7 @@ pub struct Db {
     pub log_events: bool,
     /// Logged key events, oldest first; the server drains it.
     pub events: Vec<(KeyEvent, SmallBytes)>,
-    map: IndexMap<SmallBytes, Entry, Hasher>,
+    pub(crate) map: IndexMap<SmallBytes, Entry, Hasher>,
     expires: IndexSet<SmallBytes, Hasher>,
     /// Keys that may hold a hash with field deadlines: a superset, checked
     /// when used (a key deleted or overwritten leaves a stale entry, which
@@ -140,6 +145,10 @@ pub struct Db {
     /// Grow the entry storage in small steps (under maxmemory: spare
     /// slots count in used memory but not against maxmemory).
     bounded_growth: bool,
+    /// The running snapshot cut, if any (copy-on-write, see `cut`).
+    pub(crate) cut: Option<Box<crate::cut::CutState>>,
+    /// The epoch of the latest cut; new entries are marked with it.
+    pub(crate) epoch: u32,
 }
 
 impl Db {
@@ -173,6 +182,7 @@ impl Db {
             None => return false,
         };
         if expired {
+            self.cow_at(i);
             if let Some((k, _)) = self.map.swap_remove_index(i) {
                 self.expires.swap_remove(&k);
                 if self.log_events {
@@ -207,6 +217,8 @@ impl Db {
         match self.find(key, now_ms) {
             Some(i) => {
                 self.stats.keyspace_hits += 1;
+                // Callers may change the value through the reference.
+                self.cow_at(i);
                 let (_, e) = self.map.get_index_mut(i)?;
                 if touch {
                     self.access.touch(&mut e.lru, now_ms);
@@ -223,6 +235,7 @@ impl Db {
     /// Looks a key up for writing: deletes it if expired; no statistics.
     pub fn lookup_write(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
         let i = self.find(key, now_ms)?;
+        self.cow_at(i);
         let (_, e) = self.map.get_index_mut(i)?;
         self.access.touch(&mut e.lru, now_ms);
         Some(e)
@@ -271,12 +284,16 @@ impl Db {
             value,
             expire_at: expire_at.unwrap_or(0),
             lru: self.access.initial(now_ms),
+            cut: self.epoch,
         };
         let lfu = self.access.lfu.is_some();
         // One probe for both cases: overwrite in place, or insert.
         let had_expire = match self.map.raw_entry_mut_v1().from_key(key) {
             RawEntryMut::Occupied(mut o) => {
                 let old = o.get_mut();
+                if let Some(c) = self.cut.as_mut() {
+                    c.save(key, old);
+                }
                 let had = old.expire_at != 0;
                 // Redis's dbSetValue: an overwrite keeps the LFU counter.
                 if lfu {
@@ -316,7 +333,10 @@ impl Db {
 
     /// Inserts an entry without logging anything: an entry moving between
     /// shards (not a key event).
-    pub fn put_entry(&mut self, key: &[u8], entry: Entry) {
+    pub fn put_entry(&mut self, key: &[u8], mut entry: Entry) {
+        self.cow_key(key);
+        // New here: not part of a running cut (and due in the next one).
+        entry.cut = self.epoch;
         self.grow_if_full();
         self.note_if_field_ttls(key, &entry.value);
         let has = entry.expire_at != 0;
@@ -374,7 +394,10 @@ impl Db {
 
     /// Removes a key, returning its entry (even if it had expired).
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
-        let e = self.map.swap_remove(key)?;
+        let mut e = self.map.swap_remove(key)?;
+        if let Some(c) = self.cut.as_mut() {
+            c.save(key, &mut e);
+        }
         if e.expire_at != 0 {
             self.expires.swap_remove(key);
         }
@@ -384,6 +407,7 @@ impl Db {
     /// Sets or clears the deadline of an existing key. Returns false when
     /// the key does not exist.
     pub fn set_expire(&mut self, key: &[u8], expire_at: Option<u64>) -> bool {
+        self.cow_key(key);
         let Some(e) = self.map.get_mut(key) else {
             return false;
         };
@@ -403,7 +427,10 @@ impl Db {
 
     /// Deletes every key.
     pub fn clear(&mut self) {
-        self.map = IndexMap::default();
+        // During a cut the old map goes to the cut, which drains it.
+        if !self.retire_map() {
+            self.map = IndexMap::default();
+        }
         self.expires = IndexSet::default();
         self.hexpires = IndexSet::default();
     }
@@ -591,6 +618,7 @@ impl Db {
                     continue;
                 };
                 sampled += 1;
+                self.cow_key(&key);
                 let (fields, empty, keep) = match self.map.get_mut(&key) {
                     Some(e) if e.is_expired(now_ms) => (0, false, false),
                     Some(Entry {

@@ -3,6 +3,7 @@
 //! No tokio, no sockets, no Lua, no threads: a [`shard::Shard`] is plain data
 //! that the server mutates through `&mut`. Values are binary-safe bytes.
 
+pub mod cut;
 pub mod db;
 pub mod error;
 pub mod evict;

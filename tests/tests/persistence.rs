@@ -703,3 +703,180 @@ fn kill_9_during_a_save_leaves_the_previous_file() {
     }
     panic!("never caught a save in progress");
 }
+
+/// Every key of a dump file: (db, key) -> (deadline, value as debug text).
+fn file_dataset(path: &Path) -> BTreeMap<(usize, Vec<u8>), (Option<u64>, String)> {
+    let data = std::fs::read(path).unwrap();
+    let opts = persistence::LoadOptions {
+        thresholds: storage::types::Thresholds::default(),
+        now_ms: 0,
+        databases: 16,
+    };
+    let mut out = BTreeMap::new();
+    persistence::load(&data, &opts, |db, k, e| {
+        out.insert((db, k.to_vec()), (e.expire_at(), format!("{:?}", e.value)));
+    })
+    .unwrap();
+    out
+}
+
+/// BGSAVE's copy-on-write walk: a SAVE records the dataset, a BGSAVE cuts
+/// the same dataset, and the commands pipelined right behind it (so all
+/// after the cut, while the shards still walk) overwrite, delete, mutate
+/// in place, set and fire deadlines, rename, add keys, FLUSHALL and
+/// refill. The BGSAVE file must hold exactly what the SAVE file holds.
+#[test]
+fn bgsave_file_is_the_dataset_at_the_cut_despite_churn() {
+    for shards in ["1", "4"] {
+        let dir = scratch("cow");
+        let s = magpie(&dir, &["--shards", shards]);
+        let mut c = s.connect();
+        // Without 7.4's field TTLs: redis-check-rdb 7.0 checks the file.
+        populate(&mut c, false);
+        q(&mut c, &[b"DEBUG", b"POPULATE", b"200000"]);
+        for i in 0..2000 {
+            let k = format!("ttl:{i}");
+            q(&mut c, &[b"SET", k.as_bytes(), b"v", b"EX", b"100000"]);
+        }
+        assert_eq!(q(&mut c, &[b"SAVE"]), redis::Value::Okay);
+        let want = file_dataset(&dir.join("dump.rdb"));
+        std::fs::rename(dir.join("dump.rdb"), dir.join("want.rdb")).unwrap();
+        let mut p = redis::pipe();
+        p.cmd("BGSAVE");
+        for i in 0..20_000u32 {
+            if i == 12_000 {
+                p.cmd("FLUSHALL").ignore();
+            }
+            let k = |n: u32| format!("key:{n}");
+            p.cmd("SET").arg(k(i * 5)).arg("changed").ignore();
+            p.cmd("DEL").arg(k(i * 5 + 1)).ignore();
+            p.cmd("PEXPIRE").arg(k(i * 5 + 2)).arg(100_000_000).ignore();
+            p.cmd("PEXPIRE").arg(k(i * 5 + 3)).arg(0).ignore();
+            p.cmd("APPEND").arg(k(i * 5 + 4)).arg("+").ignore();
+            p.cmd("SET").arg(format!("fresh:{i}")).arg("x").ignore();
+            p.cmd("PERSIST").arg(format!("ttl:{}", i % 2000)).ignore();
+            if i % 1000 == 7 {
+                p.cmd("RENAME")
+                    .arg(k(i * 5 + 4))
+                    .arg(format!("renamed:{i}"))
+                    .ignore();
+                p.cmd("HSET").arg("hash:small").arg("new").arg("f").ignore();
+                p.cmd("RPUSH").arg("list:small").arg("more").ignore();
+                p.cmd("SADD").arg("set:small").arg(777_777).ignore();
+                p.cmd("ZADD").arg("zset:small").arg(1).arg("zz").ignore();
+                p.cmd("SWAPDB").arg(0).arg(1).ignore();
+                p.cmd("SWAPDB").arg(0).arg(1).ignore();
+            }
+        }
+        let started: Vec<redis::Value> = p.query(&mut c).unwrap();
+        assert_eq!(
+            started,
+            vec![redis::Value::SimpleString(
+                "Background saving started".into()
+            )]
+        );
+        let start = Instant::now();
+        while info_field(&mut c, "rdb_bgsave_in_progress") != "0" {
+            assert!(start.elapsed() < Duration::from_secs(60));
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(info_field(&mut c, "rdb_last_bgsave_status"), "ok");
+        let got = file_dataset(&dir.join("dump.rdb"));
+        assert_eq!(got.len(), want.len(), "shards {shards}: key count");
+        let differ: Vec<_> = want
+            .iter()
+            .filter(|(k, v)| got.get(*k) != Some(*v))
+            .map(|(k, _)| String::from_utf8_lossy(&k.1).to_string())
+            .take(10)
+            .collect();
+        assert!(differ.is_empty(), "shards {shards}: differ {differ:?}");
+        // The file is a valid RDB for Redis too.
+        let check = Command::new("redis-check-rdb")
+            .arg(dir.join("dump.rdb"))
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success(),
+            "{}",
+            String::from_utf8_lossy(&check.stdout)
+        );
+        drop(c);
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// `stop-writes-on-bgsave-error yes` (the default): after a failed
+/// background save, with save points set, writes and PING get Redis's
+/// -MISCONF until a save succeeds; reads go on.
+#[test]
+fn failed_bgsave_stops_writes_until_a_save_succeeds() {
+    const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+    let dir = scratch("misconf");
+    let s = magpie(&dir, &[]);
+    let mut c = s.connect();
+    let err = |c: &mut redis::Connection, args: &[&str]| -> String {
+        let mut cmd = redis::cmd(args[0]);
+        for a in &args[1..] {
+            cmd.arg(*a);
+        }
+        match cmd.query::<redis::Value>(c) {
+            Err(e) => format!("{} {}", e.code().unwrap_or(""), e.detail().unwrap_or("")),
+            Ok(v) => format!("ok {v:?}"),
+        }
+    };
+    q(&mut c, &[b"CONFIG", b"SET", b"save", b"3600 1"]);
+    q(&mut c, &[b"SET", b"a", b"1"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    q(&mut c, &[b"BGSAVE"]);
+    let start = Instant::now();
+    while info_field(&mut c, "rdb_bgsave_in_progress") != "0" {
+        assert!(start.elapsed() < Duration::from_secs(30));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(info_field(&mut c, "rdb_last_bgsave_status"), "err");
+    assert_eq!(err(&mut c, &["SET", "b", "1"]), MISCONF);
+    assert_eq!(err(&mut c, &["PING"]), MISCONF);
+    assert_eq!(err(&mut c, &["FLUSHALL"]), MISCONF);
+    assert_eq!(
+        q(&mut c, &[b"GET", b"a"]),
+        redis::Value::BulkString(b"1".to_vec())
+    );
+    // Inside MULTI the write is refused and the transaction aborted.
+    q(&mut c, &[b"MULTI"]);
+    assert_eq!(err(&mut c, &["SET", "b", "1"]), MISCONF);
+    assert!(err(&mut c, &["EXEC"]).starts_with("EXECABORT"));
+    // The directive and the save points both gate.
+    assert_eq!(
+        bulks(q(
+            &mut c,
+            &[b"CONFIG", b"GET", b"stop-writes-on-bgsave-error"]
+        )),
+        vec![b"stop-writes-on-bgsave-error".to_vec(), b"yes".to_vec()]
+    );
+    q(
+        &mut c,
+        &[b"CONFIG", b"SET", b"stop-writes-on-bgsave-error", b"no"],
+    );
+    assert_eq!(q(&mut c, &[b"SET", b"b", b"1"]), redis::Value::Okay);
+    q(
+        &mut c,
+        &[b"CONFIG", b"SET", b"stop-writes-on-bgsave-error", b"yes"],
+    );
+    assert_eq!(err(&mut c, &["SET", "b", "2"]), MISCONF);
+    q(&mut c, &[b"CONFIG", b"SET", b"save", b""]);
+    assert_eq!(q(&mut c, &[b"SET", b"b", b"3"]), redis::Value::Okay);
+    q(&mut c, &[b"CONFIG", b"SET", b"save", b"3600 1"]);
+    assert_eq!(err(&mut c, &["SET", "b", "4"]), MISCONF);
+    // A successful save clears the error.
+    std::fs::create_dir_all(&dir).unwrap();
+    assert_eq!(q(&mut c, &[b"SAVE"]), redis::Value::Okay);
+    assert_eq!(info_field(&mut c, "rdb_last_bgsave_status"), "ok");
+    assert_eq!(q(&mut c, &[b"SET", b"b", b"5"]), redis::Value::Okay);
+    assert_eq!(
+        q(&mut c, &[b"PING"]),
+        redis::Value::SimpleString("PONG".into())
+    );
+    q(&mut c, &[b"CONFIG", b"SET", b"save", b""]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

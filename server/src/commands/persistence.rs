@@ -168,12 +168,16 @@ fn restore(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
     if deadline.is_some_and(|d| d <= now) {
         return Ok(Reply::Ok);
     }
-    // The LFU counter is not kept (magpie tracks LRU only); FREQ is
-    // validated and accepted.
-    let _ = freq;
-    let lru = match idle {
-        Some(secs) => lru_clock(now).wrapping_sub(secs.min(LRU_CLOCK_MAX as i64) as u32),
-        None => lru_clock(now),
+    // Redis's objectSetLRUOrLFU: under an LFU policy FREQ sets the
+    // counter (IDLETIME is ignored), under any other IDLETIME sets the
+    // clock (FREQ is ignored); otherwise a new key's value.
+    let access = ctx.limits.memory.access();
+    let lru = match (access.lfu.is_some(), freq, idle) {
+        (true, Some(f), _) => storage::evict::lfu_pack(now, f as u8),
+        (false, _, Some(secs)) => {
+            lru_clock(now).wrapping_sub(secs.min(LRU_CLOCK_MAX as i64) as u32)
+        }
+        _ => access.initial(now),
     };
     db.insert_entry(key, Entry::with_expire(value, deadline, lru));
     Ok(Reply::Ok)
