@@ -8,8 +8,8 @@ use crate::commands::client::help_reply;
 use crate::conn::ConnCtx;
 use crate::script::{self, Request, What};
 use bytes::Bytes;
-use scripting::functions::{valid_name, Library};
-use scripting::shebang::{eval_flags, library_name};
+use scripting::functions::Libraries;
+use scripting::shebang::eval_flags;
 use scripting::ScriptFlags;
 use std::borrow::Cow;
 use storage::{CmdError, CmdResult, Reply};
@@ -86,6 +86,14 @@ static FUNCTION_SUBS: &[CommandSpec] = &[
         "Deletes a library and its functions.",
         "O(1)",
     ),
+    row("dump", 2, NOSCRIPT, Keys::None, Exec::Coord(function_dump))
+        .acl(SCRIPT_ACL)
+        .doc(
+            "scripting",
+            "7.0.0",
+            "Dumps all libraries into a serialized binary payload.",
+            "O(N) where N is the number of functions",
+        ),
     row(
         "flush",
         -2,
@@ -153,6 +161,21 @@ static FUNCTION_SUBS: &[CommandSpec] = &[
         "7.0.0",
         "Creates a library.",
         "O(1) (considering compilation time is redundant)",
+    ),
+    row(
+        "restore",
+        -3,
+        WRITE | DENYOOM | NOSCRIPT,
+        Keys::None,
+        Exec::Coord(function_restore),
+    )
+    .acl(WRITE_SCRIPT_ACL)
+    .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+    .doc(
+        "scripting",
+        "7.0.0",
+        "Restores all libraries from a payload.",
+        "O(N) where N is the number of functions on the payload",
     ),
     row(
         "stats",
@@ -464,25 +487,79 @@ fn function_load(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
             return Err(CmdError::msg("ERR Function code is missing"));
         }
         let code = argv[pos].clone();
-        let name = library_name(&code).map_err(|m| err(format!("ERR {m}")))?;
-        if !valid_name(&name) {
-            return Err(CmdError::msg("ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long"));
-        }
         let shared = ctx.worker.shared.clone();
-        let metas = script::load_library(&shared, ctx.worker.id, code.clone())
+        let lib = script::load_library(&shared, ctx.worker.id, code)
             .await
             .map_err(err)?;
-        let lib = Library {
-            name: name.clone(),
-            code,
-            functions: metas.into_iter().map(|m| (m.name.clone(), m)).collect(),
-        };
+        let name = lib.name.clone();
         shared
             .scripts
             .functions
             .update(|libs| libs.add(lib, replace))
             .map_err(err)?;
         Ok(Reply::Bulk(Bytes::from(name)))
+    })
+}
+
+fn function_dump(ctx: &mut ConnCtx, _argv: Vec<Bytes>) -> CmdFuture<'_> {
+    Box::pin(async move {
+        let libs = ctx.worker.shared.scripts.functions.snapshot();
+        let codes: Vec<&[u8]> = libs.libs.values().map(|l| &l.code[..]).collect();
+        let compress = ctx.worker.shared.config().rdbcompression();
+        let payload =
+            crate::persist::with_encoder(compress, |enc| script::payload::dump(enc, &codes));
+        Ok(Reply::Bulk(Bytes::from(payload)))
+    })
+}
+
+/// FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE], as Redis's
+/// `functionRestoreCommand`: the policy, the payload's trailer, every
+/// library built into a fresh set, then the set swapped in or joined.
+fn function_restore(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
+    Box::pin(async move {
+        if argv.len() > 4 {
+            return Err(CmdError::msg(
+                "ERR unknown subcommand or wrong number of arguments for 'RESTORE'. Try FUNCTION HELP.",
+            ));
+        }
+        #[derive(PartialEq)]
+        enum Policy {
+            Flush,
+            Append,
+            Replace,
+        }
+        let policy = match argv.get(3) {
+            None => Policy::Append,
+            Some(a) if is(a, "append") => Policy::Append,
+            Some(a) if is(a, "replace") => Policy::Replace,
+            Some(a) if is(a, "flush") => Policy::Flush,
+            Some(_) => return Err(CmdError::msg(
+                "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
+            )),
+        };
+        let codes = script::payload::codes(&argv[2]).map_err(err)?;
+        let shared = ctx.worker.shared.clone();
+        let mut fresh = Libraries::default();
+        for code in codes {
+            let lib = script::load_library(&shared, ctx.worker.id, Bytes::from(code))
+                .await
+                .map_err(err)?;
+            fresh.add(lib, false).map_err(err)?;
+        }
+        shared
+            .scripts
+            .functions
+            .update(|libs| {
+                if policy == Policy::Flush {
+                    fresh.generation = libs.generation + 1;
+                    *libs = fresh;
+                    Ok(())
+                } else {
+                    libs.join(fresh, policy == Policy::Replace)
+                }
+            })
+            .map_err(err)?;
+        Ok(Reply::Ok)
     })
 }
 

@@ -25,12 +25,13 @@
 //! shards run only their transaction's operations).
 
 pub mod host;
+pub mod payload;
 
 use crate::server::{Limits, Shared};
 use crate::tx::Tx;
 use crate::worker::ShardEnv;
 use bytes::Bytes;
-use scripting::functions::{FunctionMeta, FunctionRegistry};
+use scripting::functions::{FunctionRegistry, Libraries, Library};
 use scripting::{Engine, ScriptCache, Watch};
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -85,10 +86,10 @@ pub enum Job {
         body: Bytes,
         reply: oneshot::Sender<Result<(), String>>,
     },
-    /// Validate a library (FUNCTION LOAD).
+    /// Validate a library (FUNCTION LOAD, FUNCTION RESTORE).
     Load {
         code: Bytes,
-        reply: oneshot::Sender<Result<Vec<FunctionMeta>, String>>,
+        reply: oneshot::Sender<Result<Library, String>>,
     },
 }
 
@@ -303,7 +304,7 @@ fn runner_loop(rx: mpsc::Receiver<Job>) {
                 let _ = reply.send(engine.compile(&sha, &body));
             }
             Job::Load { code, reply } => {
-                let _ = reply.send(engine.load_library(&code));
+                let _ = reply.send(Library::build(code, |c| engine.load_library(c)));
             }
             Job::Run(run) => run_one(&mut engine, *run),
         }
@@ -573,13 +574,29 @@ pub async fn compile(
 }
 
 /// Validates a library on this worker's script thread (FUNCTION LOAD).
-pub async fn load_library(
-    shared: &Shared,
-    worker: usize,
-    code: Bytes,
-) -> Result<Vec<FunctionMeta>, String> {
+pub async fn load_library(shared: &Shared, worker: usize, code: Bytes) -> Result<Library, String> {
     let (tx, rx) = oneshot::channel();
     shared.scripts.send(worker, Job::Load { code, reply: tx });
     rx.await
         .unwrap_or_else(|_| Err("ERR script engine unavailable".into()))
+}
+
+/// Start-up: builds the libraries of the loaded RDB file (its FUNCTION2
+/// records) in a scratch engine, as Redis's `rdbFunctionLoad` does, and
+/// installs them. An error is Redis's text for the first bad library.
+pub fn install_loaded_libraries(
+    registry: &FunctionRegistry,
+    codes: &[Vec<u8>],
+) -> Result<(), String> {
+    if codes.is_empty() {
+        return Ok(());
+    }
+    let mut engine = Engine::new(scripting::engine::DEFAULT_MEMORY_LIMIT)
+        .map_err(|e| format!("cannot start a Lua engine: {e}"))?;
+    let mut libs = Libraries::default();
+    for code in codes {
+        let lib = Library::build(Bytes::copy_from_slice(code), |c| engine.load_library(c))?;
+        libs.add(lib, false)?;
+    }
+    registry.update(|current| current.join(libs, false))
 }
