@@ -39,12 +39,11 @@ pub async fn execute(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> Reply {
         return reply;
     }
     // maxmemory: evict if over; refuse a denyoom command if still over.
-    if let Err(e) = crate::evict::before_command(ctx, cmd).await {
+    if let Err(e) = crate::evict::before_command(ctx, cmd, parent).await {
         count(ctx, cmd, parent, |s| s.rejected_calls += 1);
         let reply: Reply = e.into();
         count_error(ctx, &reply);
-        crate::commands::multi::flag_error(ctx);
-        return reply;
+        return crate::commands::multi::rejected(ctx, cmd, parent, reply).await;
     }
     // A script past busy-reply-threshold: only allow-busy commands run
     // (Redis's processCommand). A keyed command for a shard a script

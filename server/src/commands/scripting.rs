@@ -290,6 +290,18 @@ fn err(s: String) -> CmdError {
     CmdError::Other(Cow::Owned(s))
 }
 
+/// Redis's `scriptFlagsToCmdFlags`: a script with flags (a shebang, or
+/// any function) that has neither `allow-oom` nor `no-writes` is a denyoom
+/// command, refused while memory is over maxmemory (before its arguments
+/// are looked at, as Redis's gate does).
+fn oom_gate(flags: ScriptFlags) -> CmdResult<()> {
+    let exempt = ScriptFlags::EVAL_COMPAT | ScriptFlags::ALLOW_OOM | ScriptFlags::NO_WRITES;
+    if flags.0 & exempt == 0 && crate::evict::pre_command_oom() {
+        return Err(CmdError::Oom);
+    }
+    Ok(())
+}
+
 /// EVAL-style `numkeys key... arg...` from argument 2.
 fn split_keys(argv: &[Bytes]) -> CmdResult<(Vec<Bytes>, Vec<Bytes>)> {
     let n = storage::numfmt::parse_i64(&argv[2]).ok_or(CmdError::NotInteger)?;
@@ -311,8 +323,16 @@ async fn eval_generic(
     by_sha: bool,
     ro: bool,
 ) -> CmdResult<Reply> {
-    let (keys, args) = split_keys(&argv)?;
     let shared = ctx.worker.shared.clone();
+    if let Some(body) = if by_sha {
+        shared.scripts.cache.get(&argv[1])
+    } else {
+        Some(argv[1].clone())
+    } {
+        // A shebang that does not parse leaves EVAL's own flags.
+        oom_gate(eval_flags(&body).unwrap_or(ScriptFlags(ScriptFlags::EVAL_COMPAT)))?;
+    }
+    let (keys, args) = split_keys(&argv)?;
     let (sha, body) = if by_sha {
         match shared.scripts.cache.get(&argv[1]) {
             Some(body) => (String::from_utf8_lossy(&argv[1]).to_ascii_lowercase(), body),
@@ -333,6 +353,7 @@ async fn eval_generic(
         keys,
         args,
         readonly: ro || flags.has(ScriptFlags::NO_WRITES),
+        allow_oom: flags.has(ScriptFlags::ALLOW_OOM),
         argv,
     };
     Ok(script::run(ctx, req).await)
@@ -355,15 +376,18 @@ fn evalsha_ro(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
 }
 
 async fn fcall_generic(ctx: &mut ConnCtx, argv: Vec<Bytes>, ro: bool) -> CmdResult<Reply> {
-    if storage::numfmt::parse_i64(&argv[2]).is_none() {
-        return Err(CmdError::msg("ERR Bad number of keys provided"));
-    }
-    let (keys, args) = split_keys(&argv)?;
+    // Redis's order: the function (its flags decide the OOM gate), then
+    // the key count.
     let name = String::from_utf8_lossy(&argv[1]).into_owned();
     let libs = ctx.worker.shared.scripts.functions.snapshot();
     let Some((_, meta)) = libs.find(&name) else {
         return Err(CmdError::msg("ERR Function not found"));
     };
+    oom_gate(meta.flags)?;
+    if storage::numfmt::parse_i64(&argv[2]).is_none() {
+        return Err(CmdError::msg("ERR Bad number of keys provided"));
+    }
+    let (keys, args) = split_keys(&argv)?;
     if ro && !meta.flags.has(ScriptFlags::NO_WRITES) {
         return Err(CmdError::msg(
             "ERR Can not execute a script with write flag using *_ro command.",
@@ -376,6 +400,7 @@ async fn fcall_generic(ctx: &mut ConnCtx, argv: Vec<Bytes>, ro: bool) -> CmdResu
         keys,
         args,
         readonly: ro || meta.flags.has(ScriptFlags::NO_WRITES),
+        allow_oom: meta.flags.has(ScriptFlags::ALLOW_OOM),
         argv,
     };
     Ok(script::run(ctx, req).await)

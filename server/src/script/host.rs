@@ -30,6 +30,7 @@ pub struct ScriptHost {
     db: usize,
     limits: Limits,
     readonly: bool,
+    deny_oom: bool,
     wrote: Arc<AtomicBool>,
     touched: Vec<(usize, Bytes)>,
     /// Where keyspace events and invalidations go.
@@ -68,11 +69,19 @@ impl ScriptHost {
             db,
             limits,
             readonly,
+            deny_oom: false,
             wrote,
             touched: Vec::new(),
             hub,
             client,
         }
+    }
+
+    /// Refuses denyoom calls until the first write (memory was over
+    /// maxmemory at the gate and the script lacks `allow-oom`).
+    pub fn deny_oom(mut self, on: bool) -> ScriptHost {
+        self.deny_oom = on;
+        self
     }
 
     /// The shards to put back and the keys written, by shard.
@@ -398,6 +407,11 @@ impl Host for ScriptHost {
         }
         if self.readonly && cmd.has(flags::WRITE) {
             return CallResult::Reply(Reply::error(format!("ERR {}", errors::RO_WRITE)));
+        }
+        // Redis's `scriptVerifyOOM`: only before the script's first write
+        // (after it, stopping halfway would be worse).
+        if self.deny_oom && cmd.has(flags::DENYOOM) && !self.wrote.load(Ordering::Acquire) {
+            return CallResult::Reply(storage::CmdError::Oom.into());
         }
         match cmd.exec {
             Exec::Shard(f) => self.run_keyed(cmd, f, &argv),

@@ -112,6 +112,9 @@ pub struct RunJob {
     db: usize,
     limits: Limits,
     readonly: bool,
+    /// Memory was over maxmemory when the run passed the gate and the
+    /// script lacks `allow-oom` (Redis's `scriptVerifyOOM`).
+    deny_oom: bool,
     running: Arc<Running>,
     busy_after: Option<Duration>,
     shared: Arc<Shared>,
@@ -322,6 +325,7 @@ fn run_one(engine: &mut Engine, job: RunJob) {
         db,
         limits,
         readonly,
+        deny_oom,
         running,
         busy_after,
         shared,
@@ -332,19 +336,22 @@ fn run_one(engine: &mut Engine, job: RunJob) {
         // Time stands still for the whole run, as in Redis.
         s.refresh_time();
     }
-    let host = Rc::new(RefCell::new(host::ScriptHost::new(
-        shards,
-        all_held,
-        nshards,
-        host::Caller {
-            db,
-            client,
-            hub: shared.hub.clone(),
-        },
-        limits,
-        readonly,
-        running.wrote.clone(),
-    )));
+    let host = Rc::new(RefCell::new(
+        host::ScriptHost::new(
+            shards,
+            all_held,
+            nshards,
+            host::Caller {
+                db,
+                client,
+                hub: shared.hub.clone(),
+            },
+            limits,
+            readonly,
+            running.wrote.clone(),
+        )
+        .deny_oom(deny_oom),
+    ));
     let on_busy: Box<dyn FnOnce()> = {
         let running = running.clone();
         let shared = shared.clone();
@@ -397,6 +404,9 @@ pub struct Request {
     pub args: Vec<Bytes>,
     /// Write commands are refused (EVAL_RO, FCALL_RO, `no-writes`).
     pub readonly: bool,
+    /// The script has the `allow-oom` flag: denyoom calls run even while
+    /// memory is over maxmemory.
+    pub allow_oom: bool,
     /// The command as sent.
     pub argv: Vec<Bytes>,
 }
@@ -409,6 +419,8 @@ pub async fn run(ctx: &crate::conn::ConnCtx, req: Request) -> Reply {
     let db = ctx.client.db;
     let client = ctx.client.id;
     let limits = ctx.worker.env.borrow().limits.clone();
+    // The OOM state the command (or its EXEC) saw at the gate.
+    let deny_oom = crate::evict::pre_command_oom() && !req.allow_oom;
     // Inside EXEC the connection already holds its shards (all of them when
     // a script is queued): the script borrows them from that hold, since
     // starting a transaction of its own would wait for them forever.
@@ -476,6 +488,7 @@ pub async fn run(ctx: &crate::conn::ConnCtx, req: Request) -> Reply {
                     db,
                     limits: limits.clone(),
                     readonly: req.readonly,
+                    deny_oom,
                     running: running.clone(),
                     busy_after: (busy_after > 0).then(|| Duration::from_millis(busy_after)),
                     shared: shared.clone(),
