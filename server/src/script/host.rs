@@ -173,6 +173,8 @@ impl ScriptHost {
         f: impl FnOnce(&mut ShardCtx<'_>) -> storage::CmdResult<Reply>,
     ) -> storage::CmdResult<Reply> {
         let mut scratch = Shard::new(usize::MAX, self.limits.databases);
+        // WATCH: what the command modifies goes to the owners' logs below.
+        scratch.log_modified = true;
         let now = scratch.refresh_time();
         for k in keys {
             let s = shard_of(k, self.nshards);
@@ -210,6 +212,14 @@ impl ScriptHost {
             for (dbi, e) in back {
                 if let Some(d) = self.shards[i].1.dbs.get_mut(dbi) {
                     d.insert_entry(k, e);
+                }
+            }
+        }
+        for (db, k) in std::mem::take(&mut scratch.modified) {
+            if let Some(i) = self.held(shard_of(&k, self.nshards)) {
+                let owner = &mut self.shards[i].1;
+                if owner.log_modified {
+                    owner.modified.push((db, k));
                 }
             }
         }

@@ -513,8 +513,9 @@ pub async fn run(ctx: &crate::conn::ConnCtx, req: Request) -> Reply {
                 let wake = keys.clone();
                 tx.run(s, move |env: &mut ShardEnv| {
                     env.shard = shard;
-                    // Hook (WATCH): the script's writes dirty watchers.
-                    crate::watch::touch(env, db, keys.iter().map(|k| &k[..]));
+                    // Hook (WATCH): the keys the script modified (logged
+                    // in the shard while it was out) dirty watchers.
+                    crate::watch::touch_logged(env);
                     // Hook (blocking): clients blocked on written keys,
                     // after EXEC when the script runs inside one.
                     if !deferred {
