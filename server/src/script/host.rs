@@ -239,10 +239,10 @@ impl ScriptHost {
 
     /// Connection and server commands scripts may call, answered over the
     /// held shards.
-    fn coord(&mut self, cmd: &CommandSpec, argv: &[Bytes]) -> CallResult {
+    fn coord(&mut self, cmd: &'static CommandSpec, argv: &[Bytes]) -> CallResult {
         let needs_all = matches!(
             cmd.name,
-            "dbsize" | "keys" | "flushdb" | "flushall" | "randomkey"
+            "dbsize" | "keys" | "flushdb" | "flushall" | "randomkey" | "scan"
         );
         if needs_all && !self.all_held {
             return self.unreachable();
@@ -330,6 +330,22 @@ impl ScriptHost {
             "blpop" | "brpop" | "bzpopmin" | "bzpopmax" | "brpoplpush" | "blmove" => {
                 return self.nonblocking(cmd.name, argv);
             }
+            // Their immediate forms, as EXEC runs them.
+            "blmpop" | "bzmpop" => match crate::dispatch::immediate_form(cmd) {
+                Exec::Shard(f) => return self.run_keyed(cmd, f, argv),
+                _ => Reply::error(format!(
+                    "ERR magpie does not run '{}' inside scripts yet",
+                    cmd.name
+                )),
+            },
+            "randomkey" => self.random_key(),
+            "scan" => {
+                let db = self.db;
+                match crate::commands::keys::scan_held(argv, self.nshards, db, &mut self.shards) {
+                    Ok(r) => r,
+                    Err(e) => e.into(),
+                }
+            }
             name => Reply::error(format!(
                 "ERR magpie does not run '{name}' inside scripts yet"
             )),
@@ -339,6 +355,41 @@ impl ScriptHost {
 }
 
 impl ScriptHost {
+    /// RANDOMKEY over every shard (all held): a shard drawn by its key
+    /// count, then a key in it, as the command does outside scripts.
+    fn random_key(&mut self) -> Reply {
+        let db = self.db;
+        let mut counts: Vec<usize> = self
+            .shards
+            .iter()
+            .map(|(_, s)| s.dbs.get(db).map_or(0, |d| d.len()))
+            .collect();
+        loop {
+            let total: usize = counts.iter().sum();
+            if total == 0 {
+                return Reply::Nil;
+            }
+            let Some(i) =
+                crate::commands::keys::pick_weighted(&counts, rand::random_range(0..total))
+            else {
+                return Reply::Nil;
+            };
+            let Some((_, shard)) = self.shards.get_mut(i) else {
+                return Reply::Nil;
+            };
+            let now = shard.now_ms();
+            let pick = match shard.dbs.get_mut(db) {
+                Some(d) => d.random_pick(now, &mut shard.rng),
+                None => storage::RandomPick::Empty,
+            };
+            match pick {
+                storage::RandomPick::Live(k) => return Reply::bulk(&k),
+                storage::RandomPick::Expired => counts[i] = counts[i].saturating_sub(1),
+                storage::RandomPick::Empty => counts[i] = 0,
+            }
+        }
+    }
+
     /// Redis 7.4 runs blocking commands in scripts without blocking: the
     /// pop or move happens if it can, otherwise the timeout reply.
     fn nonblocking(&mut self, name: &str, argv: &[Bytes]) -> CallResult {
