@@ -46,11 +46,17 @@ impl ShardCtx<'_> {
     /// tracking invalidation, and the shard's modified-key log that marks
     /// WATCHers dirty (Redis's `signalModifiedKey` -> `touchWatchedKey`).
     pub fn key_modified(&mut self, key: &[u8]) {
+        self.key_modified_in(self.db, key);
+    }
+
+    /// The modified-key signal for a key of database `db` (COPY and MOVE
+    /// to another database).
+    pub fn key_modified_in(&mut self, db: usize, key: &[u8]) {
         if self.shard.log_modified {
             // WATCH: drained by `watch::touch_logged` after the step.
             self.shard
                 .modified
-                .push((self.db, bytes::Bytes::copy_from_slice(key)));
+                .push((db, bytes::Bytes::copy_from_slice(key)));
         }
         key_modified(self.hub, key, self.client);
     }

@@ -418,7 +418,7 @@ fn copy(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
         target.remove(dst);
     }
     target.insert_entry(dst, copy);
-    ctx.key_modified(dst);
+    ctx.key_modified_in(dst_db, dst);
     ctx.event_in(dst_db, GENERIC, "copy_to", dst);
     Ok(Reply::Int(1))
 }
@@ -441,6 +441,12 @@ fn move_cmd(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
         ctx.shard.dbs[dst_db].insert_entry(key, entry);
     }
     ctx.notify(GENERIC, "move_from", key);
+    // Redis signals the key in both databases (WATCH on either).
+    if ctx.shard.log_modified {
+        ctx.shard
+            .modified
+            .push((dst_db, Bytes::copy_from_slice(key)));
+    }
     ctx.event_in(dst_db, GENERIC, "move_to", key);
     Ok(Reply::Int(1))
 }
