@@ -46,7 +46,7 @@ pub struct Loaded {
     /// Aux fields in file order (redis-ver, ctime, ...).
     pub aux: Vec<(Vec<u8>, Vec<u8>)>,
     /// FUNCTION2 payloads: each a library's code, kept for the scripting
-    /// side to restore (magpie has no functions engine yet).
+    /// side to install.
     pub functions: Vec<Vec<u8>>,
     /// Keys handed to the sink.
     pub keys: u64,

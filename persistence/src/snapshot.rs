@@ -2,12 +2,13 @@
 //!
 //! A save serializes each shard's databases into [`DbChunk`]s (on the
 //! shard, at the cut), then [`write_file`] assembles header, aux fields,
-//! per-database SELECTDB/RESIZEDB, the chunks, EOF and the CRC64 trailer
+//! function libraries (FUNCTION2 records, before the databases as Redis
+//! writes them), per-database SELECTDB/RESIZEDB, the chunks, EOF and the CRC64 trailer
 //! into a temp file in the target directory, fsyncs it, renames it over
 //! the target and fsyncs the directory: a crash at any point leaves either
 //! the previous file or the new one, never a partial file under the name.
 
-use crate::write::{put_aux, put_db_header, put_header, Encoder};
+use crate::write::{put_aux, put_db_header, put_function, put_header, Encoder};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use storage::Db;
@@ -65,13 +66,15 @@ impl<W: Write> Write for Crc<'_, W> {
     }
 }
 
-/// Writes a whole RDB image to `w`: header, `aux`, the chunks grouped by
+/// Writes a whole RDB image to `w`: header, `aux`, the `functions`
+/// (library codes), the chunks grouped by
 /// database (ascending), EOF and the trailer (zero when `checksum` is
 /// off, as Redis with `rdbchecksum no`). Returns the bytes written.
 pub fn write_image<W: Write>(
     w: &mut W,
     compress: bool,
     aux: &[(&str, Vec<u8>)],
+    functions: &[&[u8]],
     chunks: &[DbChunk],
     checksum: bool,
 ) -> std::io::Result<u64> {
@@ -85,6 +88,9 @@ pub fn write_image<W: Write>(
     put_header(&mut head);
     for (k, v) in aux {
         put_aux(&mut enc, &mut head, k.as_bytes(), v);
+    }
+    for code in functions {
+        put_function(&mut enc, &mut head, code);
     }
     cw.write_all(&head)?;
     let mut dbs: Vec<usize> = chunks.iter().map(|c| c.db).collect();
@@ -113,12 +119,13 @@ pub fn write_image<W: Write>(
 pub fn image(
     compress: bool,
     aux: &[(&str, Vec<u8>)],
+    functions: &[&[u8]],
     chunks: &[DbChunk],
     checksum: bool,
 ) -> Vec<u8> {
     let mut v = Vec::new();
     // Writing to a Vec cannot fail.
-    let _ = write_image(&mut v, compress, aux, chunks, checksum);
+    let _ = write_image(&mut v, compress, aux, functions, chunks, checksum);
     v
 }
 
@@ -129,6 +136,7 @@ pub fn write_file(
     path: &Path,
     compress: bool,
     aux: &[(&str, Vec<u8>)],
+    functions: &[&[u8]],
     chunks: &[DbChunk],
     checksum: bool,
 ) -> std::io::Result<u64> {
@@ -141,7 +149,7 @@ pub fn write_file(
     let result = (|| {
         let f = std::fs::File::create(&tmp)?;
         let mut bw = std::io::BufWriter::with_capacity(1 << 20, f);
-        let n = write_image(&mut bw, compress, aux, chunks, checksum)?;
+        let n = write_image(&mut bw, compress, aux, functions, chunks, checksum)?;
         let f = bw.into_inner().map_err(|e| e.into_error())?;
         f.sync_all()?;
         drop(f);
@@ -186,12 +194,14 @@ pub struct Finished {
 }
 
 impl StreamWriter {
-    /// Creates the temp file beside `path` and writes the header and `aux`.
+    /// Creates the temp file beside `path` and writes the header, `aux`
+    /// and the `functions` (library codes, FUNCTION2 records).
     /// `totals` are (db, keys, expires) at the cut, for RESIZEDB.
     pub fn create(
         path: &Path,
         compress: bool,
         aux: &[(&str, Vec<u8>)],
+        functions: &[&[u8]],
         totals: &[(usize, u64, u64)],
         checksum: bool,
     ) -> std::io::Result<StreamWriter> {
@@ -224,6 +234,9 @@ impl StreamWriter {
         put_header(&mut head);
         for (k, v) in aux {
             put_aux(&mut enc, &mut head, k.as_bytes(), v);
+        }
+        for code in functions {
+            put_function(&mut enc, &mut head, code);
         }
         w.put(&head)?;
         Ok(w)
@@ -345,6 +358,7 @@ mod tests {
             &path,
             true,
             &[("redis-bits", b"64".to_vec())],
+            &[],
             &totals,
             true,
         )
@@ -384,7 +398,7 @@ mod tests {
         // RESIZEDB once per database, with the cut's totals.
         assert_eq!(hints, vec![(0, 3), (3, 1)]);
         // An unfinished writer leaves no temp file behind.
-        let w = StreamWriter::create(&path, true, &[], &[], true).unwrap();
+        let w = StreamWriter::create(&path, true, &[], &[], &[], true).unwrap();
         drop(w);
         let temps = std::fs::read_dir(&dir)
             .unwrap()

@@ -232,6 +232,13 @@ pub fn put_aux(enc: &mut Encoder, out: &mut Vec<u8>, k: &[u8], v: &[u8]) {
     enc.put_string(out, v);
 }
 
+/// Appends a function library (`RDB_OPCODE_FUNCTION2` and its code), as
+/// Redis's `rdbSaveFunctions` writes each one, in files and FUNCTION DUMP.
+pub fn put_function(enc: &mut Encoder, out: &mut Vec<u8>, code: &[u8]) {
+    out.push(crate::types::OP_FUNCTION2);
+    enc.put_string(out, code);
+}
+
 /// Appends SELECTDB and RESIZEDB for a database.
 pub fn put_db_header(out: &mut Vec<u8>, db: usize, keys: u64, expires: u64) {
     out.push(OP_SELECTDB);

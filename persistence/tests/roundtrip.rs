@@ -105,7 +105,7 @@ proptest! {
         }
         let mut enc = Encoder::new(compress);
         let chunks: Vec<_> = dbs.iter().enumerate().filter_map(|(i, d)| serialize_db(&mut enc, d, i, NOW)).collect();
-        let img = image(compress, &[("redis-ver", b"7.0.0".to_vec())], &chunks, true);
+        let img = image(compress, &[("redis-ver", b"7.0.0".to_vec())], &[], &chunks, true);
         let opts = LoadOptions { thresholds: small_th(), now_ms: NOW, databases: 16 };
         let mut back: Vec<Db> = (0..3).map(|_| Db::default()).collect();
         let loaded = load(&img, &opts, |db, k, e| back[db].insert_entry(k, e)).unwrap();
@@ -118,5 +118,27 @@ proptest! {
                 prop_assert_eq!(canon(&e.value), canon(&b.value));
             }
         }
+    }
+}
+
+/// FUNCTION2 records written before the databases come back in order,
+/// compressed or not.
+#[test]
+fn functions_round_trip_through_a_file() {
+    let long = format!(
+        "#!lua name=big\n{}",
+        "redis.register_function('f', function() return 1 end)\n".repeat(20)
+    );
+    let codes: Vec<&[u8]> = vec![b"#!lua name=a\nx", long.as_bytes()];
+    for compress in [false, true] {
+        let img = image(compress, &[], &codes, &[], true);
+        let opts = LoadOptions {
+            thresholds: small_th(),
+            now_ms: NOW,
+            databases: 16,
+        };
+        let loaded = load(&img, &opts, |_, _, _| {}).unwrap();
+        let back: Vec<&[u8]> = loaded.functions.iter().map(|v| v.as_slice()).collect();
+        assert_eq!(back, codes);
     }
 }

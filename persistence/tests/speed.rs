@@ -38,7 +38,7 @@ fn one_million_string_keys() {
         t0.elapsed(),
         chunk.bytes.len()
     );
-    let img = image(true, &[], &[chunk], true);
+    let img = image(true, &[], &[], &[chunk], true);
     let opts = LoadOptions {
         thresholds: Default::default(),
         now_ms: 0,

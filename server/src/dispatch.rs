@@ -43,14 +43,13 @@ pub async fn execute(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> Reply {
     // the path of every request.)
     let memory_gate = ctx.worker.shared.memory.maxmemory() != 0 || crate::evict::pre_command_oom();
     if let Err(e) = match memory_gate {
-        true => crate::evict::before_command(ctx, cmd).await,
+        true => crate::evict::before_command(ctx, cmd, parent).await,
         false => Ok(()),
     } {
         count(ctx, cmd, parent, |s| s.rejected_calls += 1);
         let reply: Reply = e.into();
         count_error(ctx, &reply);
-        crate::commands::multi::flag_error(ctx);
-        return reply;
+        return crate::commands::multi::rejected(ctx, cmd, parent, reply).await;
     }
     // A script past busy-reply-threshold: only allow-busy commands run
     // (Redis's processCommand). A keyed command for a shard a script
@@ -413,11 +412,7 @@ async fn run_keyed(
         let r = run_inline_unheld(ctx, |shard_ctx| f(shard_ctx, argv)).await;
         if write {
             let mut env = ctx.worker.env.borrow_mut();
-            let keys = positions.iter().map(|&p| &argv[p][..]);
-            if r.is_ok() {
-                crate::watch::touch(&mut env, db, keys.clone());
-            }
-            crate::blocking::after_write(&mut env, keys);
+            crate::blocking::after_write(&mut env, positions.iter().map(|&p| &argv[p][..]));
         }
         return r;
     }
@@ -426,11 +421,7 @@ async fn run_keyed(
         return hop_unless_busy(ctx, target, move |env| {
             let r = run_on_env(env, f, &argv, db, touch, client);
             if write {
-                let keys = positions.iter().map(|&p| &argv[p][..]);
-                if r.is_ok() {
-                    crate::watch::touch(env, db, keys.clone());
-                }
-                crate::blocking::after_write(env, keys);
+                crate::blocking::after_write(env, positions.iter().map(|&p| &argv[p][..]));
             }
             r
         })
@@ -493,22 +484,11 @@ async fn run_keyed_held(
         return gather_run_scatter(ctx, keys, write, move |sctx| f(sctx, argv)).await;
     }
     let r = if target == ctx.worker.id {
-        hold.with_own(|env| {
-            let r = run_on_env(env, f, argv, db, touch, client);
-            if write && r.is_ok() {
-                crate::watch::touch(env, db, positions.iter().map(|&p| &argv[p][..]));
-            }
-            r
-        })
+        hold.with_own(|env| run_on_env(env, f, argv, db, touch, client))
     } else {
         let argv = argv.to_vec();
-        let positions = positions.clone();
         hold.run_on(target, move |env| {
-            let r = run_on_env(env, f, &argv, db, touch, client);
-            if write && r.is_ok() {
-                crate::watch::touch(env, db, positions.iter().map(|&p| &argv[p][..]));
-            }
-            r
+            run_on_env(env, f, &argv, db, touch, client)
         })
         .await
     };
@@ -625,11 +605,12 @@ type Moved = Vec<(usize, Bytes, Entry)>;
 /// Runs a keyed handler whose keys span shards: under a transaction over
 /// those shards (or the connection's hold), moves the keys' entries (in
 /// every database) into a scratch shard, runs the handler there, and moves
-/// the results back. `write`: the handler may write (WATCH hook).
+/// the results back. `_write` is no longer needed (WATCH follows the
+/// modified-key signal); kept so callers stay unchanged.
 pub async fn gather_run_scatter<R>(
     ctx: &ConnCtx,
     keys: Vec<Bytes>,
-    write: bool,
+    _write: bool,
     f: impl FnOnce(&mut ShardCtx<'_>) -> R,
 ) -> R {
     let shared = ctx.worker.shared.clone();
@@ -674,6 +655,8 @@ pub async fn gather_run_scatter<R>(
         }
     }
     let db = ctx.client.db;
+    // WATCH: log what the command modifies (forwarded at put-back).
+    scratch.log_modified = true;
     let r = {
         let logging = crate::notify::sync_logging(&mut scratch, &hub);
         let mut sctx = ShardCtx {
@@ -705,15 +688,20 @@ pub async fn gather_run_scatter<R>(
         }
         let first = i == 0;
         let touched = ks.clone();
+        // WATCH: the scratch's modified keys that live on this shard.
+        let modified: Vec<(usize, Bytes)> = scratch
+            .modified
+            .iter()
+            .filter(|(_, k)| ks.contains(k))
+            .cloned()
+            .collect();
         tx.run(*s, move |env: &mut ShardEnv| {
             for (dbi, k, e) in back {
                 if let Some(d) = env.shard.dbs.get_mut(dbi) {
                     d.put_entry(&k, e);
                 }
             }
-            if write {
-                crate::watch::touch(env, db, touched.iter().map(|k| &k[..]));
-            }
+            crate::watch::touch_forwarded(env, modified);
             // Hook (blocking): keys put back may serve blocked clients
             // (under a hold, when it is released).
             if !held {
@@ -875,13 +863,9 @@ pub async fn execute_remote_batch(
                 env.shard.refresh_time();
                 let r = crate::notify::with_ctx(env, db, touch, client, |sctx| f(sctx, &argv));
                 if write {
-                    // WATCH, and serve clients blocked on these keys
-                    // before the next command, as the unbatched path does.
-                    let keys = positions.iter().map(|&p| &argv[p][..]);
-                    if r.is_ok() {
-                        crate::watch::touch(env, db, keys.clone());
-                    }
-                    crate::blocking::after_write(env, keys);
+                    // Serve clients blocked on these keys before the next
+                    // command, as the unbatched path does.
+                    crate::blocking::after_write(env, positions.iter().map(|&p| &argv[p][..]));
                 }
                 r
             })

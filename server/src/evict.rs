@@ -361,18 +361,22 @@ pub fn cron_tick(worker: &Worker) {
 /// The OOM gate for a command (Redis's `processCommand` maxmemory step):
 /// evicts while over maxmemory, then refuses a denyoom command if memory
 /// is still over.
-pub async fn before_command(ctx: &ConnCtx, cmd: &CommandSpec) -> CmdResult<()> {
+pub async fn before_command(
+    ctx: &ConnCtx,
+    cmd: &CommandSpec,
+    parent: Option<&CommandSpec>,
+) -> CmdResult<()> {
     let worker = &ctx.worker;
     if worker.shared.memory.maxmemory() == 0 {
         PRE_COMMAND_OOM.with(|c| c.set(false));
         return Ok(());
     }
-    oom_check(worker, cmd.has(DENYOOM)).await
+    let denyoom = cmd.has(DENYOOM) || crate::commands::multi::refused_when_oom(ctx, cmd, parent);
+    oom_check(worker, denyoom).await
 }
 
 /// Evicts as needed and answers `-OOM` if memory stays over maxmemory and
-/// `denyoom` is set. For the gate, and for EXEC (with `denyoom` true when
-/// any queued command is denyoom).
+/// `denyoom` is set.
 pub async fn oom_check(worker: &Rc<Worker>, denyoom: bool) -> CmdResult<()> {
     let oom = if over_limit(worker) {
         perform_evictions(worker).await == Outcome::Fail

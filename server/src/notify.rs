@@ -45,9 +45,23 @@ impl ShardCtx<'_> {
 
     /// The modified-key signal alone (a change Redis reports with no
     /// event). This is the one place every key modification passes:
-    /// tracking invalidation here; WATCH's dirty mark belongs here too.
+    /// tracking invalidation, and the shard's modified-key log that marks
+    /// WATCHers dirty (Redis's `signalModifiedKey` -> `touchWatchedKey`).
     #[inline]
     pub fn key_modified(&mut self, key: &[u8]) {
+        self.key_modified_in(self.db, key);
+    }
+
+    /// The modified-key signal for a key of database `db` (COPY and MOVE
+    /// to another database).
+    #[inline]
+    pub fn key_modified_in(&mut self, db: usize, key: &[u8]) {
+        if self.shard.log_modified {
+            // WATCH: drained by `watch::touch_logged` after the step.
+            self.shard
+                .modified
+                .push((db, bytes::Bytes::copy_from_slice(key)));
+        }
         key_modified(self.hub, key, self.client);
     }
 
@@ -155,7 +169,8 @@ pub fn drain_logged(shard: &mut Shard, hub: &Hub, client: u64) {
 
 /// Runs `f` with a [`ShardCtx`] over `env` for client `client` in `db`,
 /// then emits the key events storage logged and the pending BCAST
-/// invalidations. Every shard handler runs through here.
+/// invalidations, and marks the WATCHers of the keys it modified. Every
+/// shard handler on a worker runs through here.
 pub fn with_ctx<R>(
     env: &mut ShardEnv,
     db: usize,
@@ -163,7 +178,9 @@ pub fn with_ctx<R>(
     client: u64,
     f: impl FnOnce(&mut ShardCtx<'_>) -> R,
 ) -> R {
-    with_shard(&mut env.shard, &env.limits, &env.hub, db, touch, client, f)
+    let r = with_shard(&mut env.shard, &env.limits, &env.hub, db, touch, client, f);
+    crate::watch::touch_logged(env);
+    r
 }
 
 /// [`with_ctx`] over a bare shard (a script's, taken out of its worker).

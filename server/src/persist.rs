@@ -87,8 +87,8 @@ pub struct PersistState {
     /// Cut sequence numbers: the last one taken and the last one written.
     next_seq: AtomicU64,
     written_seq: Mutex<u64>,
-    /// FUNCTION2 payloads of the loaded file (library code), kept for a
-    /// functions engine to restore; magpie has none yet.
+    /// FUNCTION2 payloads of the loaded file (library code), installed
+    /// into the functions registry at start-up.
     pub functions: Mutex<Vec<Vec<u8>>>,
 }
 
@@ -135,6 +135,8 @@ pub struct Cut {
     pub freeze: Duration,
     /// Keys serialized.
     pub keys: u64,
+    /// The function libraries' code at the cut (FUNCTION2 records).
+    functions: Vec<bytes::Bytes>,
 }
 
 /// Serializes every shard of `tx` (which holds them all frozen).
@@ -157,7 +159,9 @@ async fn serialize_all(shared: &Shared, tx: &Tx, compress: bool) -> Cut {
         .await;
     let chunks: Vec<DbChunk> = parts.into_iter().flatten().collect();
     let keys = chunks.iter().map(|c| c.keys).sum();
+    let libs = shared.scripts.functions.snapshot();
     Cut {
+        functions: libs.libs.values().map(|l| l.code.clone()).collect(),
         chunks,
         seq,
         dirty,
@@ -298,7 +302,8 @@ fn write_cut(
     if *written > cut.seq {
         return Ok(0);
     }
-    let n = write_file(path, compress, &aux_fields(), &cut.chunks, checksum)?;
+    let codes: Vec<&[u8]> = cut.functions.iter().map(|c| &c[..]).collect();
+    let n = write_file(path, compress, &aux_fields(), &codes, &cut.chunks, checksum)?;
     *written = cut.seq;
     Ok(n)
 }
@@ -574,7 +579,9 @@ async fn start_bgsave(shared: &Arc<Shared>) -> Result<(), SaveError> {
         p.bgsave_in_progress.store(false, Ordering::Relaxed);
         p.busy.store(false, Ordering::Release);
     };
+    let libs = shared.scripts.functions.snapshot();
     let cut = Cut {
+        functions: libs.libs.values().map(|l| l.code.clone()).collect(),
         chunks: Vec::new(),
         seq,
         dirty,
@@ -671,7 +678,8 @@ fn write_stream(
     totals: &[(usize, u64, u64)],
 ) -> std::io::Result<u64> {
     use persistence::snapshot::StreamWriter;
-    let mut w = StreamWriter::create(path, compress, &aux_fields(), totals, checksum);
+    let codes: Vec<&[u8]> = cut.functions.iter().map(|c| &c[..]).collect();
+    let mut w = StreamWriter::create(path, compress, &aux_fields(), &codes, totals, checksum);
     let mut done = false;
     // Drain every message, even after an error, so chunks are freed.
     for msg in rx.iter() {

@@ -235,6 +235,13 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             *f = l.functions;
         }
     }
+    // The file's function libraries, built as Redis's `rdbFunctionLoad`
+    // does; one that does not load stops start-up as a bad file would.
+    let scripts = crate::script::Scripts::new(nshards);
+    if let Ok(codes) = persist.functions.lock() {
+        crate::script::install_loaded_libraries(&scripts.functions, &codes)
+            .map_err(|e| anyhow::anyhow!("Failed loading the RDB file's functions: {e}"))?;
+    }
     let port = listeners
         .first()
         .and_then(|l| l.local_addr().ok())
@@ -269,7 +276,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         latency,
         errorstats: crate::slowlog::ErrorStats::default(),
         info: crate::commands::info::InfoState::new(),
-        scripts: crate::script::Scripts::new(nshards),
+        scripts,
         persist,
         memory: crate::evict::MemoryMonitor::new(nshards, limits.memory.maxmemory),
     });

@@ -8,12 +8,16 @@
 //! dirty flag and whether a watched key has expired since WATCH
 //! ([`expired_since_watch`]); either aborts the transaction (null reply).
 //!
-//! Until the precise "key modified" signal lands (the write handlers will
-//! raise it only for real modifications, as Redis's `signalModifiedKey`),
-//! dispatch calls [`touch`] after every WRITE command that did not fail, for
-//! all of its keys: a write that changes nothing (`SET k v NX` on an
-//! existing key, `DEL` of a missing key) also aborts a watcher. Blocked
-//! clients served by a write don't touch yet.
+//! Only real modifications mark watchers, as Redis's `signalModifiedKey`:
+//! while a shard has watched keys its `Shard::log_modified` is on, and
+//! `ShardCtx::key_modified` (the one modified-key signal every write
+//! handler raises, `notify.rs`) logs (db, key) in `Shard::modified`.
+//! [`touch_logged`] drains that log after every step on a worker
+//! (`notify::with_ctx`), after a scratch-shard gather (its log moves to
+//! the keys' shards first) and when a script's shards come back. A write
+//! that changes nothing (`SET k v NX` on an existing key, `DEL` of a
+//! missing key) raises no signal and leaves watchers alone. Eviction and
+//! blocking pops call [`touch`] directly.
 //!
 //! Invariants:
 //! - a watched key's registry entry lives on the shard that owns the key;
@@ -123,6 +127,27 @@ pub fn touch<'a>(env: &mut ShardEnv, db: usize, keys: impl IntoIterator<Item = &
     }
 }
 
+/// Drains the shard's modified-key log (see the module doc) into
+/// [`touch`]. Cheap when the log is empty.
+pub fn touch_logged(env: &mut ShardEnv) {
+    if env.shard.modified.is_empty() {
+        return;
+    }
+    let log = std::mem::take(&mut env.shard.modified);
+    for (db, key) in &log {
+        touch(env, *db, std::iter::once(&key[..]));
+    }
+}
+
+/// Adds `keys` (db, key), modified on a scratch shard by a gather, to
+/// this shard's log and drains it.
+pub fn touch_forwarded(env: &mut ShardEnv, keys: Vec<(usize, Bytes)>) {
+    if env.shard.log_modified {
+        env.shard.modified.extend(keys);
+    }
+    touch_logged(env);
+}
+
 /// The hook for FLUSHDB, FLUSHALL and SWAPDB, called before `db` is emptied
 /// or swapped with `other`: marks dirty the watchers of keys that exist in
 /// `db` (or in `other`), as Redis's `touchAllWatchedKeysInDb`.
@@ -171,6 +196,7 @@ pub fn register(
     let entry = env.shard.dbs.get(db).and_then(|d| d.get_any(key));
     let expired = entry.is_some_and(|e| e.is_expired_at(now));
     let deadline = entry.filter(|_| !expired).and_then(|e| e.expire_at());
+    env.shard.log_modified = true;
     let ws = env.watches.map.entry(key.clone()).or_default();
     if !ws.iter().any(|w| w.db == db) {
         TOTAL_WATCHED.fetch_add(1, Ordering::Relaxed);
@@ -201,6 +227,10 @@ pub fn unregister(env: &mut ShardEnv, keys: &[(usize, Bytes)], state: &Arc<Watch
                 env.watches.map.remove(&k[..]);
             }
         }
+    }
+    if env.watches.map.is_empty() {
+        env.shard.log_modified = false;
+        env.shard.modified.clear();
     }
 }
 
@@ -262,6 +292,26 @@ mod tests {
         assert!(!st.is_dirty());
         touch(&mut env, 0, [&b"k"[..]]);
         assert!(st.is_dirty());
+    }
+
+    #[test]
+    fn only_signalled_modifications_mark_watchers() {
+        let mut env = env();
+        let st = Arc::new(WatchState::default());
+        assert!(!env.shard.log_modified);
+        let k = Bytes::from_static(b"k");
+        register(&mut env, 0, &k, &st);
+        assert!(env.shard.log_modified);
+        // A handler that changes nothing raises no signal.
+        crate::notify::with_ctx(&mut env, 0, true, 0, |_| ());
+        assert!(!st.is_dirty());
+        crate::notify::with_ctx(&mut env, 0, true, 0, |c| c.key_modified(b"k"));
+        assert!(st.is_dirty() && env.shard.modified.is_empty());
+        // The log is off once nothing is watched on the shard.
+        unregister(&mut env, &[(0, k)], &st);
+        assert!(!env.shard.log_modified);
+        crate::notify::with_ctx(&mut env, 0, true, 0, |c| c.key_modified(b"k"));
+        assert!(env.shard.modified.is_empty());
     }
 
     #[test]

@@ -48,6 +48,12 @@ pub struct Shard {
     pub evict_pool: crate::evict::EvictionPool,
     /// The database random eviction policies try next.
     pub evict_next_db: usize,
+    /// While set, `modified` logs every (db, key) the server's handlers
+    /// signal as really modified (the server turns it on while keys of the
+    /// shard are watched, and drains the log after each step).
+    pub log_modified: bool,
+    /// The modified-key log (see `log_modified`).
+    pub modified: Vec<(usize, bytes::Bytes)>,
 }
 
 impl Shard {
@@ -69,6 +75,8 @@ impl Shard {
             active_expire_enabled: true,
             evict_pool: Default::default(),
             evict_next_db: 0,
+            log_modified: false,
+            modified: Vec::new(),
         }
     }
 

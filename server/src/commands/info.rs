@@ -462,15 +462,19 @@ fn memory_section(shared: &Shared, add: &mut Add<'_>) {
     let total = total_system_memory();
     add("total_system_memory", total.to_string());
     add("total_system_memory_human", bytes_to_human(total));
-    // No Lua VM or function library yet: nothing is used by them.
+    // Lua memory is not measured per engine (0); the counts are real.
+    let libs = shared.scripts.functions.snapshot();
     for (k, v) in [
         ("used_memory_lua", "0"),
         ("used_memory_vm_eval", "0"),
         ("used_memory_lua_human", "0B"),
         ("used_memory_scripts_eval", "0"),
-        ("number_of_cached_scripts", "0"),
-        ("number_of_functions", "0"),
-        ("number_of_libraries", "0"),
+        (
+            "number_of_cached_scripts",
+            &shared.scripts.cache.len().to_string(),
+        ),
+        ("number_of_functions", &libs.function_count().to_string()),
+        ("number_of_libraries", &libs.libs.len().to_string()),
         ("used_memory_vm_functions", "0"),
         ("used_memory_vm_total", "0"),
         ("used_memory_vm_total_human", "0B"),

@@ -418,7 +418,7 @@ fn copy(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
         target.remove(dst);
     }
     target.insert_entry(dst, copy);
-    ctx.key_modified(dst);
+    ctx.key_modified_in(dst_db, dst);
     ctx.event_in(dst_db, GENERIC, "copy_to", dst);
     Ok(Reply::Int(1))
 }
@@ -441,6 +441,12 @@ fn move_cmd(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
         ctx.shard.dbs[dst_db].insert_entry(key, entry);
     }
     ctx.notify(GENERIC, "move_from", key);
+    // Redis signals the key in both databases (WATCH on either).
+    if ctx.shard.log_modified {
+        ctx.shard
+            .modified
+            .push((dst_db, Bytes::copy_from_slice(key)));
+    }
     ctx.event_in(dst_db, GENERIC, "move_to", key);
     Ok(Reply::Int(1))
 }
@@ -987,6 +993,50 @@ fn scan(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
         };
         Ok(scan_reply(next, keys))
     })
+}
+
+/// SCAN over shards already at hand (a script holding every shard), with
+/// the same cursor and steps as [`scan`]. A shard missing from `shards`
+/// ends the iteration there.
+pub fn scan_held(
+    argv: &[Bytes],
+    nshards: usize,
+    db: usize,
+    shards: &mut [(usize, Shard)],
+) -> CmdResult<Reply> {
+    let cursor = parse_scan_cursor(&argv[1]).ok_or_else(|| CmdError::msg("ERR invalid cursor"))?;
+    let opts = parse_scan_options(argv)?;
+    let mut keys: Vec<Reply> = Vec::new();
+    let Some(mut at) = ScanCursor::decode(cursor, nshards) else {
+        return Ok(scan_reply(0, keys));
+    };
+    let mut budget = opts.count;
+    let next = loop {
+        let Some((_, shard)) = shards.iter_mut().find(|(id, _)| *id == at.shard) else {
+            break 0;
+        };
+        let step = scan_shard(shard, db, at.remaining, budget, &opts);
+        keys.extend(step.keys.into_iter().map(Reply::Bulk));
+        budget = budget.saturating_sub(step.visited);
+        if step.remaining > 0 {
+            break ScanCursor {
+                shard: at.shard,
+                remaining: Some(step.remaining),
+            }
+            .encode(nshards);
+        }
+        at = ScanCursor {
+            shard: at.shard + 1,
+            remaining: None,
+        };
+        if at.shard >= nshards {
+            break 0;
+        }
+        if budget == 0 {
+            break at.encode(nshards);
+        }
+    };
+    Ok(scan_reply(next, keys))
 }
 
 fn scan_reply(cursor: u64, keys: Vec<Reply>) -> Reply {

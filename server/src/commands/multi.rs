@@ -112,6 +112,45 @@ pub fn flag_error(ctx: &mut ConnCtx) {
     }
 }
 
+/// Redis's OOM rule inside MULTI (`processCommand`): while memory is
+/// over maxmemory, EXEC is refused when a queued command is denyoom, and
+/// nothing else is queued (the queue itself takes memory); EXEC, DISCARD,
+/// QUIT and RESET always pass.
+pub fn refused_when_oom(ctx: &ConnCtx, cmd: &CommandSpec, parent: Option<&CommandSpec>) -> bool {
+    let Some(m) = &ctx.client.multi else {
+        return false;
+    };
+    if parent.is_some() {
+        return true;
+    }
+    match cmd.name {
+        "exec" => m.flags & DENYOOM != 0,
+        "discard" | "quit" | "reset" => false,
+        _ => true,
+    }
+}
+
+/// Dispatch hook for a command refused by the OOM gate (Redis's
+/// `rejectCommand`): inside MULTI the transaction is marked for
+/// EXECABORT, and a refused EXEC discards it, answering EXECABORT with
+/// the reason.
+pub async fn rejected(
+    ctx: &mut ConnCtx,
+    cmd: &CommandSpec,
+    parent: Option<&CommandSpec>,
+    reply: Reply,
+) -> Reply {
+    flag_error(ctx);
+    if parent.is_some() || cmd.name != "exec" || ctx.client.multi.is_none() {
+        return reply;
+    }
+    discard_all(ctx).await;
+    match reply {
+        Reply::Error(e) => Reply::error(format!("EXECABORT Transaction discarded because of: {e}")),
+        other => other,
+    }
+}
+
 /// Dispatch inside MULTI, after the common gates: refuses a `no-multi`
 /// command (marking the transaction, as Redis does before queueing), waits
 /// out CLIENT PAUSE, then runs the transaction commands and queues the rest.

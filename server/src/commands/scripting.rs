@@ -8,8 +8,8 @@ use crate::commands::client::help_reply;
 use crate::conn::ConnCtx;
 use crate::script::{self, Request, What};
 use bytes::Bytes;
-use scripting::functions::{valid_name, Library};
-use scripting::shebang::{eval_flags, library_name};
+use scripting::functions::Libraries;
+use scripting::shebang::eval_flags;
 use scripting::ScriptFlags;
 use std::borrow::Cow;
 use storage::{CmdError, CmdResult, Reply};
@@ -86,6 +86,14 @@ static FUNCTION_SUBS: &[CommandSpec] = &[
         "Deletes a library and its functions.",
         "O(1)",
     ),
+    row("dump", 2, NOSCRIPT, Keys::None, Exec::Coord(function_dump))
+        .acl(SCRIPT_ACL)
+        .doc(
+            "scripting",
+            "7.0.0",
+            "Dumps all libraries into a serialized binary payload.",
+            "O(N) where N is the number of functions",
+        ),
     row(
         "flush",
         -2,
@@ -153,6 +161,21 @@ static FUNCTION_SUBS: &[CommandSpec] = &[
         "7.0.0",
         "Creates a library.",
         "O(1) (considering compilation time is redundant)",
+    ),
+    row(
+        "restore",
+        -3,
+        WRITE | DENYOOM | NOSCRIPT,
+        Keys::None,
+        Exec::Coord(function_restore),
+    )
+    .acl(WRITE_SCRIPT_ACL)
+    .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+    .doc(
+        "scripting",
+        "7.0.0",
+        "Restores all libraries from a payload.",
+        "O(N) where N is the number of functions on the payload",
     ),
     row(
         "stats",
@@ -267,6 +290,18 @@ fn err(s: String) -> CmdError {
     CmdError::Other(Cow::Owned(s))
 }
 
+/// Redis's `scriptFlagsToCmdFlags`: a script with flags (a shebang, or
+/// any function) that has neither `allow-oom` nor `no-writes` is a denyoom
+/// command, refused while memory is over maxmemory (before its arguments
+/// are looked at, as Redis's gate does).
+fn oom_gate(flags: ScriptFlags) -> CmdResult<()> {
+    let exempt = ScriptFlags::EVAL_COMPAT | ScriptFlags::ALLOW_OOM | ScriptFlags::NO_WRITES;
+    if flags.0 & exempt == 0 && crate::evict::pre_command_oom() {
+        return Err(CmdError::Oom);
+    }
+    Ok(())
+}
+
 /// EVAL-style `numkeys key... arg...` from argument 2.
 fn split_keys(argv: &[Bytes]) -> CmdResult<(Vec<Bytes>, Vec<Bytes>)> {
     let n = storage::numfmt::parse_i64(&argv[2]).ok_or(CmdError::NotInteger)?;
@@ -288,8 +323,16 @@ async fn eval_generic(
     by_sha: bool,
     ro: bool,
 ) -> CmdResult<Reply> {
-    let (keys, args) = split_keys(&argv)?;
     let shared = ctx.worker.shared.clone();
+    if let Some(body) = if by_sha {
+        shared.scripts.cache.get(&argv[1])
+    } else {
+        Some(argv[1].clone())
+    } {
+        // A shebang that does not parse leaves EVAL's own flags.
+        oom_gate(eval_flags(&body).unwrap_or(ScriptFlags(ScriptFlags::EVAL_COMPAT)))?;
+    }
+    let (keys, args) = split_keys(&argv)?;
     let (sha, body) = if by_sha {
         match shared.scripts.cache.get(&argv[1]) {
             Some(body) => (String::from_utf8_lossy(&argv[1]).to_ascii_lowercase(), body),
@@ -310,6 +353,7 @@ async fn eval_generic(
         keys,
         args,
         readonly: ro || flags.has(ScriptFlags::NO_WRITES),
+        allow_oom: flags.has(ScriptFlags::ALLOW_OOM),
         argv,
     };
     Ok(script::run(ctx, req).await)
@@ -332,15 +376,18 @@ fn evalsha_ro(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
 }
 
 async fn fcall_generic(ctx: &mut ConnCtx, argv: Vec<Bytes>, ro: bool) -> CmdResult<Reply> {
-    if storage::numfmt::parse_i64(&argv[2]).is_none() {
-        return Err(CmdError::msg("ERR Bad number of keys provided"));
-    }
-    let (keys, args) = split_keys(&argv)?;
+    // Redis's order: the function (its flags decide the OOM gate), then
+    // the key count.
     let name = String::from_utf8_lossy(&argv[1]).into_owned();
     let libs = ctx.worker.shared.scripts.functions.snapshot();
     let Some((_, meta)) = libs.find(&name) else {
         return Err(CmdError::msg("ERR Function not found"));
     };
+    oom_gate(meta.flags)?;
+    if storage::numfmt::parse_i64(&argv[2]).is_none() {
+        return Err(CmdError::msg("ERR Bad number of keys provided"));
+    }
+    let (keys, args) = split_keys(&argv)?;
     if ro && !meta.flags.has(ScriptFlags::NO_WRITES) {
         return Err(CmdError::msg(
             "ERR Can not execute a script with write flag using *_ro command.",
@@ -353,6 +400,7 @@ async fn fcall_generic(ctx: &mut ConnCtx, argv: Vec<Bytes>, ro: bool) -> CmdResu
         keys,
         args,
         readonly: ro || meta.flags.has(ScriptFlags::NO_WRITES),
+        allow_oom: meta.flags.has(ScriptFlags::ALLOW_OOM),
         argv,
     };
     Ok(script::run(ctx, req).await)
@@ -464,25 +512,79 @@ fn function_load(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
             return Err(CmdError::msg("ERR Function code is missing"));
         }
         let code = argv[pos].clone();
-        let name = library_name(&code).map_err(|m| err(format!("ERR {m}")))?;
-        if !valid_name(&name) {
-            return Err(CmdError::msg("ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long"));
-        }
         let shared = ctx.worker.shared.clone();
-        let metas = script::load_library(&shared, ctx.worker.id, code.clone())
+        let lib = script::load_library(&shared, ctx.worker.id, code)
             .await
             .map_err(err)?;
-        let lib = Library {
-            name: name.clone(),
-            code,
-            functions: metas.into_iter().map(|m| (m.name.clone(), m)).collect(),
-        };
+        let name = lib.name.clone();
         shared
             .scripts
             .functions
             .update(|libs| libs.add(lib, replace))
             .map_err(err)?;
         Ok(Reply::Bulk(Bytes::from(name)))
+    })
+}
+
+fn function_dump(ctx: &mut ConnCtx, _argv: Vec<Bytes>) -> CmdFuture<'_> {
+    Box::pin(async move {
+        let libs = ctx.worker.shared.scripts.functions.snapshot();
+        let codes: Vec<&[u8]> = libs.libs.values().map(|l| &l.code[..]).collect();
+        let compress = ctx.worker.shared.config().rdbcompression();
+        let payload =
+            crate::persist::with_encoder(compress, |enc| script::payload::dump(enc, &codes));
+        Ok(Reply::Bulk(Bytes::from(payload)))
+    })
+}
+
+/// FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE], as Redis's
+/// `functionRestoreCommand`: the policy, the payload's trailer, every
+/// library built into a fresh set, then the set swapped in or joined.
+fn function_restore(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> CmdFuture<'_> {
+    Box::pin(async move {
+        if argv.len() > 4 {
+            return Err(CmdError::msg(
+                "ERR unknown subcommand or wrong number of arguments for 'RESTORE'. Try FUNCTION HELP.",
+            ));
+        }
+        #[derive(PartialEq)]
+        enum Policy {
+            Flush,
+            Append,
+            Replace,
+        }
+        let policy = match argv.get(3) {
+            None => Policy::Append,
+            Some(a) if is(a, "append") => Policy::Append,
+            Some(a) if is(a, "replace") => Policy::Replace,
+            Some(a) if is(a, "flush") => Policy::Flush,
+            Some(_) => return Err(CmdError::msg(
+                "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
+            )),
+        };
+        let codes = script::payload::codes(&argv[2]).map_err(err)?;
+        let shared = ctx.worker.shared.clone();
+        let mut fresh = Libraries::default();
+        for code in codes {
+            let lib = script::load_library(&shared, ctx.worker.id, Bytes::from(code))
+                .await
+                .map_err(err)?;
+            fresh.add(lib, false).map_err(err)?;
+        }
+        shared
+            .scripts
+            .functions
+            .update(|libs| {
+                if policy == Policy::Flush {
+                    fresh.generation = libs.generation + 1;
+                    *libs = fresh;
+                    Ok(())
+                } else {
+                    libs.join(fresh, policy == Policy::Replace)
+                }
+            })
+            .map_err(err)?;
+        Ok(Reply::Ok)
     })
 }
 

@@ -626,6 +626,7 @@ async fn sort_generic(ctx: &mut ConnCtx, argv: Vec<Bytes>, readonly: bool) -> Cm
         tx.run(s, move |env: &mut ShardEnv| {
             let now = env.shard.now_ms();
             if let Some((class, name)) = store(&mut env.shard.dbs[db], &dst, value, now) {
+                crate::watch::touch(env, db, std::iter::once(&dst[..]));
                 crate::notify::key_modified(&env.hub, &dst, client);
                 crate::notify::publish_event(&env.hub, class, name, &dst, db);
             }

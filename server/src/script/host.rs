@@ -30,6 +30,7 @@ pub struct ScriptHost {
     db: usize,
     limits: Limits,
     readonly: bool,
+    deny_oom: bool,
     wrote: Arc<AtomicBool>,
     touched: Vec<(usize, Bytes)>,
     /// Where keyspace events and invalidations go.
@@ -68,11 +69,19 @@ impl ScriptHost {
             db,
             limits,
             readonly,
+            deny_oom: false,
             wrote,
             touched: Vec::new(),
             hub,
             client,
         }
+    }
+
+    /// Refuses denyoom calls until the first write (memory was over
+    /// maxmemory at the gate and the script lacks `allow-oom`).
+    pub fn deny_oom(mut self, on: bool) -> ScriptHost {
+        self.deny_oom = on;
+        self
     }
 
     /// The shards to put back and the keys written, by shard.
@@ -164,6 +173,8 @@ impl ScriptHost {
         f: impl FnOnce(&mut ShardCtx<'_>) -> storage::CmdResult<Reply>,
     ) -> storage::CmdResult<Reply> {
         let mut scratch = Shard::new(usize::MAX, self.limits.databases);
+        // WATCH: what the command modifies goes to the owners' logs below.
+        scratch.log_modified = true;
         let now = scratch.refresh_time();
         for k in keys {
             let s = shard_of(k, self.nshards);
@@ -204,6 +215,14 @@ impl ScriptHost {
                 }
             }
         }
+        for (db, k) in std::mem::take(&mut scratch.modified) {
+            if let Some(i) = self.held(shard_of(&k, self.nshards)) {
+                let owner = &mut self.shards[i].1;
+                if owner.log_modified {
+                    owner.modified.push((db, k));
+                }
+            }
+        }
         r
     }
 
@@ -220,10 +239,10 @@ impl ScriptHost {
 
     /// Connection and server commands scripts may call, answered over the
     /// held shards.
-    fn coord(&mut self, cmd: &CommandSpec, argv: &[Bytes]) -> CallResult {
+    fn coord(&mut self, cmd: &'static CommandSpec, argv: &[Bytes]) -> CallResult {
         let needs_all = matches!(
             cmd.name,
-            "dbsize" | "keys" | "flushdb" | "flushall" | "randomkey"
+            "dbsize" | "keys" | "flushdb" | "flushall" | "randomkey" | "scan"
         );
         if needs_all && !self.all_held {
             return self.unreachable();
@@ -311,6 +330,22 @@ impl ScriptHost {
             "blpop" | "brpop" | "bzpopmin" | "bzpopmax" | "brpoplpush" | "blmove" => {
                 return self.nonblocking(cmd.name, argv);
             }
+            // Their immediate forms, as EXEC runs them.
+            "blmpop" | "bzmpop" => match crate::dispatch::immediate_form(cmd) {
+                Exec::Shard(f) => return self.run_keyed(cmd, f, argv),
+                _ => Reply::error(format!(
+                    "ERR magpie does not run '{}' inside scripts yet",
+                    cmd.name
+                )),
+            },
+            "randomkey" => self.random_key(),
+            "scan" => {
+                let db = self.db;
+                match crate::commands::keys::scan_held(argv, self.nshards, db, &mut self.shards) {
+                    Ok(r) => r,
+                    Err(e) => e.into(),
+                }
+            }
             name => Reply::error(format!(
                 "ERR magpie does not run '{name}' inside scripts yet"
             )),
@@ -320,6 +355,41 @@ impl ScriptHost {
 }
 
 impl ScriptHost {
+    /// RANDOMKEY over every shard (all held): a shard drawn by its key
+    /// count, then a key in it, as the command does outside scripts.
+    fn random_key(&mut self) -> Reply {
+        let db = self.db;
+        let mut counts: Vec<usize> = self
+            .shards
+            .iter()
+            .map(|(_, s)| s.dbs.get(db).map_or(0, |d| d.len()))
+            .collect();
+        loop {
+            let total: usize = counts.iter().sum();
+            if total == 0 {
+                return Reply::Nil;
+            }
+            let Some(i) =
+                crate::commands::keys::pick_weighted(&counts, rand::random_range(0..total))
+            else {
+                return Reply::Nil;
+            };
+            let Some((_, shard)) = self.shards.get_mut(i) else {
+                return Reply::Nil;
+            };
+            let now = shard.now_ms();
+            let pick = match shard.dbs.get_mut(db) {
+                Some(d) => d.random_pick(now, &mut shard.rng),
+                None => storage::RandomPick::Empty,
+            };
+            match pick {
+                storage::RandomPick::Live(k) => return Reply::bulk(&k),
+                storage::RandomPick::Expired => counts[i] = counts[i].saturating_sub(1),
+                storage::RandomPick::Empty => counts[i] = 0,
+            }
+        }
+    }
+
     /// Redis 7.4 runs blocking commands in scripts without blocking: the
     /// pop or move happens if it can, otherwise the timeout reply.
     fn nonblocking(&mut self, name: &str, argv: &[Bytes]) -> CallResult {
@@ -398,6 +468,11 @@ impl Host for ScriptHost {
         }
         if self.readonly && cmd.has(flags::WRITE) {
             return CallResult::Reply(Reply::error(format!("ERR {}", errors::RO_WRITE)));
+        }
+        // Redis's `scriptVerifyOOM`: only before the script's first write
+        // (after it, stopping halfway would be worse).
+        if self.deny_oom && cmd.has(flags::DENYOOM) && !self.wrote.load(Ordering::Acquire) {
+            return CallResult::Reply(storage::CmdError::Oom.into());
         }
         match cmd.exec {
             Exec::Shard(f) => self.run_keyed(cmd, f, &argv),

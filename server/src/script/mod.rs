@@ -25,12 +25,13 @@
 //! shards run only their transaction's operations).
 
 pub mod host;
+pub mod payload;
 
 use crate::server::{Limits, Shared};
 use crate::tx::Tx;
 use crate::worker::ShardEnv;
 use bytes::Bytes;
-use scripting::functions::{FunctionMeta, FunctionRegistry};
+use scripting::functions::{FunctionRegistry, Libraries, Library};
 use scripting::{Engine, ScriptCache, Watch};
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -85,10 +86,10 @@ pub enum Job {
         body: Bytes,
         reply: oneshot::Sender<Result<(), String>>,
     },
-    /// Validate a library (FUNCTION LOAD).
+    /// Validate a library (FUNCTION LOAD, FUNCTION RESTORE).
     Load {
         code: Bytes,
-        reply: oneshot::Sender<Result<Vec<FunctionMeta>, String>>,
+        reply: oneshot::Sender<Result<Library, String>>,
     },
 }
 
@@ -111,6 +112,9 @@ pub struct RunJob {
     db: usize,
     limits: Limits,
     readonly: bool,
+    /// Memory was over maxmemory when the run passed the gate and the
+    /// script lacks `allow-oom` (Redis's `scriptVerifyOOM`).
+    deny_oom: bool,
     running: Arc<Running>,
     busy_after: Option<Duration>,
     shared: Arc<Shared>,
@@ -309,7 +313,7 @@ fn runner_loop(rx: mpsc::Receiver<Job>) {
                 let _ = reply.send(engine.compile(&sha, &body));
             }
             Job::Load { code, reply } => {
-                let _ = reply.send(engine.load_library(&code));
+                let _ = reply.send(Library::build(code, |c| engine.load_library(c)));
             }
             Job::Run(run) => run_one(&mut engine, *run),
         }
@@ -327,6 +331,7 @@ fn run_one(engine: &mut Engine, job: RunJob) {
         db,
         limits,
         readonly,
+        deny_oom,
         running,
         busy_after,
         shared,
@@ -337,19 +342,22 @@ fn run_one(engine: &mut Engine, job: RunJob) {
         // Time stands still for the whole run, as in Redis.
         s.refresh_time();
     }
-    let host = Rc::new(RefCell::new(host::ScriptHost::new(
-        shards,
-        all_held,
-        nshards,
-        host::Caller {
-            db,
-            client,
-            hub: shared.hub.clone(),
-        },
-        limits,
-        readonly,
-        running.wrote.clone(),
-    )));
+    let host = Rc::new(RefCell::new(
+        host::ScriptHost::new(
+            shards,
+            all_held,
+            nshards,
+            host::Caller {
+                db,
+                client,
+                hub: shared.hub.clone(),
+            },
+            limits,
+            readonly,
+            running.wrote.clone(),
+        )
+        .deny_oom(deny_oom),
+    ));
     let on_busy: Box<dyn FnOnce()> = {
         let running = running.clone();
         let shared = shared.clone();
@@ -402,6 +410,9 @@ pub struct Request {
     pub args: Vec<Bytes>,
     /// Write commands are refused (EVAL_RO, FCALL_RO, `no-writes`).
     pub readonly: bool,
+    /// The script has the `allow-oom` flag: denyoom calls run even while
+    /// memory is over maxmemory.
+    pub allow_oom: bool,
     /// The command as sent.
     pub argv: Vec<Bytes>,
 }
@@ -414,6 +425,8 @@ pub async fn run(ctx: &crate::conn::ConnCtx, req: Request) -> Reply {
     let db = ctx.client.db;
     let client = ctx.client.id;
     let limits = ctx.worker.env.borrow().limits.clone();
+    // The OOM state the command (or its EXEC) saw at the gate.
+    let deny_oom = crate::evict::pre_command_oom() && !req.allow_oom;
     // Inside EXEC the connection already holds its shards (all of them when
     // a script is queued): the script borrows them from that hold, since
     // starting a transaction of its own would wait for them forever.
@@ -481,6 +494,7 @@ pub async fn run(ctx: &crate::conn::ConnCtx, req: Request) -> Reply {
                     db,
                     limits: limits.clone(),
                     readonly: req.readonly,
+                    deny_oom,
                     running: running.clone(),
                     busy_after: (busy_after > 0).then(|| Duration::from_millis(busy_after)),
                     shared: shared.clone(),
@@ -505,8 +519,9 @@ pub async fn run(ctx: &crate::conn::ConnCtx, req: Request) -> Reply {
                 let wake = keys.clone();
                 tx.run(s, move |env: &mut ShardEnv| {
                     env.shard = shard;
-                    // Hook (WATCH): the script's writes dirty watchers.
-                    crate::watch::touch(env, db, keys.iter().map(|k| &k[..]));
+                    // Hook (WATCH): the keys the script modified (logged
+                    // in the shard while it was out) dirty watchers.
+                    crate::watch::touch_logged(env);
                     // Hook (blocking): clients blocked on written keys,
                     // after EXEC when the script runs inside one.
                     if !deferred {
@@ -579,13 +594,29 @@ pub async fn compile(
 }
 
 /// Validates a library on this worker's script thread (FUNCTION LOAD).
-pub async fn load_library(
-    shared: &Shared,
-    worker: usize,
-    code: Bytes,
-) -> Result<Vec<FunctionMeta>, String> {
+pub async fn load_library(shared: &Shared, worker: usize, code: Bytes) -> Result<Library, String> {
     let (tx, rx) = oneshot::channel();
     shared.scripts.send(worker, Job::Load { code, reply: tx });
     rx.await
         .unwrap_or_else(|_| Err("ERR script engine unavailable".into()))
+}
+
+/// Start-up: builds the libraries of the loaded RDB file (its FUNCTION2
+/// records) in a scratch engine, as Redis's `rdbFunctionLoad` does, and
+/// installs them. An error is Redis's text for the first bad library.
+pub fn install_loaded_libraries(
+    registry: &FunctionRegistry,
+    codes: &[Vec<u8>],
+) -> Result<(), String> {
+    if codes.is_empty() {
+        return Ok(());
+    }
+    let mut engine = Engine::new(scripting::engine::DEFAULT_MEMORY_LIMIT)
+        .map_err(|e| format!("cannot start a Lua engine: {e}"))?;
+    let mut libs = Libraries::default();
+    for code in codes {
+        let lib = Library::build(Bytes::copy_from_slice(code), |c| engine.load_library(c))?;
+        libs.add(lib, false)?;
+    }
+    registry.update(|current| current.join(libs, false))
 }
