@@ -326,33 +326,50 @@ fn a_served_client_is_the_caller_of_its_writes() {
         sub.write_all(b"CLIENT ID\r\nSUBSCRIBE __redis__:invalidate\r\n")
             .unwrap();
         let mut got = Vec::new();
-        while !got.windows(10).any(|w| w == b"invalidate") {
+        for _ in 0..30 {
+            if got.windows(10).any(|w| w == b"invalidate") {
+                break;
+            }
             got.extend(magpie_tests::read_some(&mut sub));
         }
         let text = String::from_utf8_lossy(&got).to_string();
         let sub_id: i64 = text[1..text.find('\r').unwrap()].parse().unwrap();
-        let mut x = server.connect();
-        let _: () = redis::cmd("CLIENT")
-            .arg(&["TRACKING", "ON", "REDIRECT", &sub_id.to_string(), "NOLOOP"])
-            .query(&mut x)
-            .unwrap();
-        let _: Vec<String> = x.lrange(DST, 0, -1).unwrap();
-        let _: Option<String> = x.get("sentinel").unwrap();
-        let mover = thread::spawn(move || {
-            let v: redis::Value = redis::cmd("BLMOVE")
-                .arg(&[SRC, DST, "LEFT", "RIGHT", "0"])
-                .query(&mut x)
-                .unwrap();
-            v
-        });
+        // The blocked client, also over raw RESP2 (inline commands).
+        let mut x = server.raw();
+        x.write_all(
+            format!(
+                "CLIENT TRACKING ON REDIRECT {sub_id} NOLOOP\r\nLRANGE {DST} 0 -1\r\nGET sentinel\r\nBLMOVE {SRC} {DST} LEFT RIGHT 0\r\n"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
         wait_blocked(&mut con, 1);
         let _: i64 = con.rpush(SRC, "v").unwrap();
-        assert_eq!(bulk(&mover.join().unwrap()), b"v");
+        let mut replies = Vec::new();
+        for _ in 0..30 {
+            if replies.ends_with(b"$1\r\nv\r\n") {
+                break;
+            }
+            replies.extend(magpie_tests::read_some(&mut x));
+        }
+        assert!(
+            replies.ends_with(b"$1\r\nv\r\n"),
+            "{}",
+            String::from_utf8_lossy(&replies)
+        );
         let _: () = con.set("sentinel", "1").unwrap();
         let mut got = Vec::new();
-        while !got.windows(8).any(|w| w == b"sentinel") {
+        for _ in 0..30 {
+            if got.windows(8).any(|w| w == b"sentinel") {
+                break;
+            }
             got.extend(magpie_tests::read_some(&mut sub));
         }
+        assert!(
+            got.windows(8).any(|w| w == b"sentinel"),
+            "--shards {shards}: {}",
+            String::from_utf8_lossy(&got)
+        );
         assert!(
             !got.windows(7).any(|w| w == b"{b}dst"),
             "--shards {shards}: {}",

@@ -1604,7 +1604,7 @@ mod tests {
         let mut z = ZSet::with_hint(1, 0, &t);
         let name = |i: usize| {
             let mut m = format!("m{i}").into_bytes();
-            if i % 5 == 0 {
+            if i.is_multiple_of(5) {
                 m.resize(70 + i % 9, b'z');
             }
             m
