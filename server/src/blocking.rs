@@ -21,11 +21,20 @@
 //! - parking re-checks the key in the same shard step, so a push between
 //!   the first attempt and parking is never missed.
 //!
-//! One case can't be served inside the source shard's step: BLMOVE whose
-//! destination lives on another shard. That waiter is woken with
-//! [`Wake::Retry`] and runs the move again as one multi-shard LMOVE
-//! (atomic under a transaction); if another client took the element in
-//! between, it blocks again at the back of the queue.
+//! Serving runs as the blocked client (Redis re-runs the command for it):
+//! its keyspace events and invalidations name it (tracking NOLOOP), and
+//! its CLIENT NO-TOUCH holds.
+//!
+//! One case can't be finished inside the source shard's step: BLMOVE whose
+//! destination lives on another shard. The first waiter still claims the
+//! element in the push's step (strict FIFO), pops it, and sends it to the
+//! destination's shard ([`Served::Move`]); the waiter is answered once it
+//! is pushed there. While such a move is in flight, [`MoveFence`] holds
+//! back every command about to start (`dispatch::execute`), so nobody who
+//! could know of the push sees the element in neither list: from any
+//! client's view the move is atomic. Should the destination turn out to
+//! hold another type, the element goes back to the source's end it came
+//! from and the waiter gets WRONGTYPE, as Redis (which never pops then).
 
 use crate::clients::ClientInfo;
 use crate::command::ShardCtx;
@@ -34,7 +43,7 @@ use crate::slot::shard_of;
 use crate::worker::{ShardEnv, ShardMsg, Worker};
 use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
@@ -47,11 +56,78 @@ pub enum Served {
     NotReady,
     /// The waiter was already answered elsewhere: drop the entry.
     Gone,
-    /// Claimed, but must be served by the client itself (cross-shard move).
-    Retry,
+    /// Claimed and popped: the element goes on to another shard.
+    Move(Transfer),
     /// Served with this reply; the key (if any) was pushed to and may now
     /// serve its own waiters.
     Reply(Reply, Option<Bytes>),
+}
+
+/// Pushes an element on a list (a blocking command's destination):
+/// `(ctx, key, element, left)`. WRONGTYPE leaves everything unchanged.
+pub type PushFn = fn(&mut ShardCtx<'_>, &[u8], &[u8], bool) -> CmdResult<()>;
+
+/// An element a cross-shard BLMOVE popped, on its way to `dst`.
+pub struct Transfer {
+    /// Where it came from (it goes back there if `dst` has another type).
+    pub src: Bytes,
+    /// The end it was popped from.
+    pub from_left: bool,
+    /// The destination key, on another shard.
+    pub dst: Bytes,
+    /// The end to push it on.
+    pub to_left: bool,
+    /// The element (also the blocked client's reply).
+    pub value: Bytes,
+    /// The list push.
+    pub push: PushFn,
+}
+
+/// Cross-shard moves in flight (kept in `Shared`; see the module doc).
+#[derive(Default)]
+pub struct MoveFence {
+    n: AtomicUsize,
+    done: tokio::sync::Notify,
+}
+
+impl MoveFence {
+    /// True when no move is in flight (one load: the command path's cost).
+    #[inline]
+    pub fn is_clear(&self) -> bool {
+        self.n.load(Ordering::Acquire) == 0
+    }
+
+    /// Waits until no move is in flight.
+    pub async fn wait(&self) {
+        loop {
+            let done = self.done.notified();
+            tokio::pin!(done);
+            done.as_mut().enable();
+            if self.is_clear() {
+                return;
+            }
+            done.await;
+        }
+    }
+}
+
+/// One move in flight: counted from the pop until the element is pushed
+/// (or put back), also if the shard's message is dropped at shutdown.
+struct InFlight(Arc<crate::server::Shared>);
+
+impl InFlight {
+    fn new(shared: Arc<crate::server::Shared>) -> InFlight {
+        shared.moves.n.fetch_add(1, Ordering::AcqRel);
+        InFlight(shared)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if self.0.moves.n.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.moves.done.notify_waiters();
+        }
+    }
 }
 
 /// The first, non-blocking attempt of a blocking command over its keys:
@@ -82,7 +158,6 @@ pub struct BlockRequest {
 /// Why a blocked client wakes up.
 enum Wake {
     Served(Reply),
-    Retry,
     Unblocked { error: bool },
 }
 
@@ -151,10 +226,19 @@ impl BlockedSlot {
     }
 }
 
+/// Who a blocked command runs as when served: its database, client id
+/// (events and invalidations name it) and whether it touches keys.
+#[derive(Clone, Copy)]
+struct Caller {
+    db: usize,
+    client: u64,
+    touch: bool,
+}
+
 /// One entry of a key's wait list.
 struct Parked {
     waiter: Arc<Waiter>,
-    db: usize,
+    caller: Caller,
     serve: ServeFn,
 }
 
@@ -165,9 +249,19 @@ pub struct ShardWaiters {
     queues: HashMap<Box<[u8]>, VecDeque<Parked>>,
     /// Keys signaled ready, to serve before the next command.
     ready: VecDeque<Box<[u8]>>,
+    /// The other shards, for cross-shard moves (unset in unit tests).
+    shared: Option<Arc<crate::server::Shared>>,
 }
 
 impl ShardWaiters {
+    /// Wait lists of a worker's shard, able to reach the other shards.
+    pub fn new(shared: Arc<crate::server::Shared>) -> ShardWaiters {
+        ShardWaiters {
+            shared: Some(shared),
+            ..Default::default()
+        }
+    }
+
     /// Number of keys with parked clients.
     pub fn keys(&self) -> usize {
         self.queues.len()
@@ -209,7 +303,8 @@ fn serve_ready(env: &mut ShardEnv) {
             }
             let waiter = q[i].waiter.clone();
             let serve = q[i].serve.clone();
-            let served = crate::notify::with_ctx(env, q[i].db, true, 0, |sctx| {
+            let c = q[i].caller;
+            let served = crate::notify::with_ctx(env, c.db, c.touch, c.client, |sctx| {
                 serve(sctx, &key, &|| waiter.claim())
             });
             match served {
@@ -217,9 +312,9 @@ fn serve_ready(env: &mut ShardEnv) {
                 Served::Gone => {
                     q.remove(i);
                 }
-                Served::Retry => {
-                    waiter.send(Wake::Retry);
+                Served::Move(t) => {
                     q.remove(i);
+                    start_move(env, c, waiter, t);
                 }
                 Served::Reply(r, pushed) => {
                     waiter.send(Wake::Served(r));
@@ -244,13 +339,14 @@ fn serve_ready(env: &mut ShardEnv) {
 
 /// Parks `waiter` on `keys` of this shard, serving it at once instead if a
 /// key is ready (closes the race with writes since the attempt).
-fn park(env: &mut ShardEnv, db: usize, keys: &[Bytes], waiter: &Arc<Waiter>, serve: &ServeFn) {
+fn park(env: &mut ShardEnv, c: Caller, keys: &[Bytes], waiter: &Arc<Waiter>, serve: &ServeFn) {
     for k in keys {
         if waiter.is_done() {
             return;
         }
-        let served =
-            crate::notify::with_ctx(env, db, true, 0, |sctx| serve(sctx, k, &|| waiter.claim()));
+        let served = crate::notify::with_ctx(env, c.db, c.touch, c.client, |sctx| {
+            serve(sctx, k, &|| waiter.claim())
+        });
         match served {
             Served::NotReady => env
                 .blocking
@@ -259,12 +355,12 @@ fn park(env: &mut ShardEnv, db: usize, keys: &[Bytes], waiter: &Arc<Waiter>, ser
                 .or_default()
                 .push_back(Parked {
                     waiter: waiter.clone(),
-                    db,
+                    caller: c,
                     serve: serve.clone(),
                 }),
             Served::Gone => return,
-            Served::Retry => {
-                waiter.send(Wake::Retry);
+            Served::Move(t) => {
+                start_move(env, c, waiter.clone(), t);
                 return;
             }
             Served::Reply(r, pushed) => {
@@ -274,6 +370,51 @@ fn park(env: &mut ShardEnv, db: usize, keys: &[Bytes], waiter: &Arc<Waiter>, ser
             }
         }
     }
+}
+
+/// Sends an element a waiter popped on to its destination's shard: pushed
+/// there as the waiter (its events, then its reply, then the
+/// destination's own waiters), or on WRONGTYPE put back where it came from.
+fn start_move(env: &mut ShardEnv, c: Caller, waiter: Arc<Waiter>, t: Transfer) {
+    let Some(shared) = env.blocking.shared.clone() else {
+        // No other shard to reach (unit tests): put it back, answer nil.
+        let _ = crate::notify::with_ctx(env, c.db, c.touch, c.client, |sctx| {
+            (t.push)(sctx, &t.src, &t.value, t.from_left)
+        });
+        waiter.send(Wake::Served(Reply::Nil));
+        return;
+    };
+    let guard = InFlight::new(shared.clone());
+    let d = shard_of(&t.dst, shared.nshards);
+    let s = shard_of(&t.src, shared.nshards);
+    shared.clone().send(
+        d,
+        ShardMsg::Run(Box::new(move |env| {
+            let r = crate::notify::with_ctx(env, c.db, c.touch, c.client, |sctx| {
+                (t.push)(sctx, &t.dst, &t.value, t.to_left)
+            });
+            match r {
+                Ok(()) => {
+                    crate::watch::touch(env, c.db, [&t.dst[..]]);
+                    waiter.send(Wake::Served(Reply::Bulk(t.value.clone())));
+                    after_write(env, [&t.dst[..]]);
+                    drop(guard);
+                }
+                Err(e) => shared.send(
+                    s,
+                    ShardMsg::Run(Box::new(move |env| {
+                        let _ = crate::notify::with_ctx(env, c.db, c.touch, c.client, |sctx| {
+                            (t.push)(sctx, &t.src, &t.value, t.from_left)
+                        });
+                        crate::watch::touch(env, c.db, [&t.src[..]]);
+                        waiter.send(Wake::Served(e.into()));
+                        after_write(env, [&t.src[..]]);
+                        drop(guard);
+                    })),
+                ),
+            }
+        })),
+    );
 }
 
 /// Removes `waiter`'s entries from the wait lists of `keys`.
@@ -348,99 +489,94 @@ pub async fn block(ctx: &mut ConnCtx, req: BlockRequest) -> CmdResult<Reply> {
     let db = ctx.client.db;
     let touch = !ctx.client.no_touch;
     let client = ctx.client.id;
+    let caller = Caller { db, client, touch };
     let wait_on = by_shard(&req.keys, n);
     let mut all_keys = req.keys.clone();
     all_keys.extend(req.extra_keys.iter().cloned());
     let single = by_shard(&all_keys, n).len() == 1;
-    loop {
-        let (tx, mut rx) = oneshot::channel();
-        let waiter = Arc::new(Waiter::new(tx));
-        let mut parked = Vec::new();
-        if single {
-            let (s, _) = wait_on[0];
-            let keys = req.keys.clone();
-            let extra = req.extra_keys.clone();
-            let attempt = req.attempt.clone();
+    let (tx, mut rx) = oneshot::channel();
+    let waiter = Arc::new(Waiter::new(tx));
+    let mut parked = Vec::new();
+    if single {
+        let (s, _) = wait_on[0];
+        let keys = req.keys.clone();
+        let extra = req.extra_keys.clone();
+        let attempt = req.attempt.clone();
+        let serve = req.serve.clone();
+        let w = waiter.clone();
+        let r = on_shard(ctx, s, move |env| {
+            let r = crate::notify::with_ctx(env, db, touch, client, |sctx| attempt(sctx, &keys));
+            if let Ok(None) = r {
+                park(env, caller, &keys, &w, &serve);
+            } else {
+                if let Ok(Some(_)) = r {
+                    // Hook (WATCH): the attempt popped (and maybe pushed).
+                    crate::watch::touch(env, db, keys.iter().chain(&extra).map(|k| &k[..]));
+                }
+                after_write(env, extra.iter().map(|k| &k[..]));
+            }
+            r
+        })
+        .await
+        .ok_or_else(shutting_down)??;
+        if let Some(reply) = r {
+            return Ok(reply);
+        }
+        parked.push((s, req.keys.clone()));
+    } else {
+        // Keys on several shards: one atomic attempt over all of them,
+        // then park shard by shard (each re-checks its keys).
+        let attempt = req.attempt.clone();
+        let keys = req.keys.clone();
+        let r = crate::dispatch::gather_run_scatter(ctx, all_keys.clone(), true, move |sctx| {
+            attempt(sctx, &keys)
+        })
+        .await?;
+        if let Some(reply) = r {
+            return Ok(reply);
+        }
+        for (s, keys) in &wait_on {
+            let (s, keys) = (*s, keys.clone());
             let serve = req.serve.clone();
             let w = waiter.clone();
-            let r = on_shard(ctx, s, move |env| {
-                let r =
-                    crate::notify::with_ctx(env, db, touch, client, |sctx| attempt(sctx, &keys));
-                if let Ok(None) = r {
-                    park(env, db, &keys, &w, &serve);
-                } else {
-                    if let Ok(Some(_)) = r {
-                        // Hook (WATCH): the attempt popped (and maybe pushed).
-                        crate::watch::touch(env, db, keys.iter().chain(&extra).map(|k| &k[..]));
-                    }
-                    after_write(env, extra.iter().map(|k| &k[..]));
-                }
-                r
-            })
-            .await
-            .ok_or_else(shutting_down)??;
-            if let Some(reply) = r {
-                return Ok(reply);
-            }
-            parked.push((s, req.keys.clone()));
-        } else {
-            // Keys on several shards: one atomic attempt over all of them,
-            // then park shard by shard (each re-checks its keys).
-            let attempt = req.attempt.clone();
-            let keys = req.keys.clone();
-            let r = crate::dispatch::gather_run_scatter(ctx, all_keys.clone(), true, move |sctx| {
-                attempt(sctx, &keys)
-            })
-            .await?;
-            if let Some(reply) = r {
-                return Ok(reply);
-            }
-            for (s, keys) in &wait_on {
-                let (s, keys) = (*s, keys.clone());
-                let serve = req.serve.clone();
-                let w = waiter.clone();
-                let k2 = keys.clone();
-                on_shard(ctx, s, move |env| park(env, db, &k2, &w, &serve))
-                    .await
-                    .ok_or_else(shutting_down)?;
-                parked.push((s, keys));
-                if waiter.is_done() {
-                    break;
-                }
+            let k2 = keys.clone();
+            on_shard(ctx, s, move |env| park(env, caller, &k2, &w, &serve))
+                .await
+                .ok_or_else(shutting_down)?;
+            parked.push((s, keys));
+            if waiter.is_done() {
+                break;
             }
         }
-        ctx.client.info.blocked.set(Some(waiter.clone()));
-        let cleanup = Cleanup {
-            info: &ctx.client.info,
-            shared: shared.clone(),
-            waiter: waiter.clone(),
-            parked,
-        };
-        let woke = match deadline {
-            Some(d) => tokio::select! {
-                w = &mut rx => w.ok(),
-                _ = tokio::time::sleep_until(d) => None,
-            },
-            None => (&mut rx).await.ok(),
-        };
-        let woke = match woke {
-            Some(w) => Some(w),
-            // Timed out: answer with the timeout reply unless someone
-            // claimed the waiter first (then their answer is on its way).
-            None if waiter.claim() => None,
-            None => rx.await.ok(),
-        };
-        drop(cleanup);
-        match woke {
-            Some(Wake::Served(r)) => return Ok(r),
-            Some(Wake::Retry) => continue,
-            Some(Wake::Unblocked { error: true }) => {
-                return Ok(Reply::error(
-                    "UNBLOCKED client unblocked via CLIENT UNBLOCK",
-                ))
-            }
-            Some(Wake::Unblocked { error: false }) | None => return Ok(req.timeout_reply),
-        }
+    }
+    ctx.client.info.blocked.set(Some(waiter.clone()));
+    let cleanup = Cleanup {
+        info: &ctx.client.info,
+        shared: shared.clone(),
+        waiter: waiter.clone(),
+        parked,
+    };
+    let woke = match deadline {
+        Some(d) => tokio::select! {
+            w = &mut rx => w.ok(),
+            _ = tokio::time::sleep_until(d) => None,
+        },
+        None => (&mut rx).await.ok(),
+    };
+    let woke = match woke {
+        Some(w) => Some(w),
+        // Timed out: answer with the timeout reply unless someone
+        // claimed the waiter first (then their answer is on its way).
+        None if waiter.claim() => None,
+        None => rx.await.ok(),
+    };
+    drop(cleanup);
+    match woke {
+        Some(Wake::Served(r)) => Ok(r),
+        Some(Wake::Unblocked { error: true }) => Ok(Reply::error(
+            "UNBLOCKED client unblocked via CLIENT UNBLOCK",
+        )),
+        Some(Wake::Unblocked { error: false }) | None => Ok(req.timeout_reply),
     }
 }
 
@@ -479,8 +615,8 @@ mod tests {
         let w = Waiter::new(tx);
         assert!(w.claim());
         assert!(!w.claim());
-        w.send(Wake::Retry);
-        assert!(matches!(rx.try_recv(), Ok(Wake::Retry)));
+        w.send(Wake::Served(Reply::Nil));
+        assert!(matches!(rx.try_recv(), Ok(Wake::Served(Reply::Nil))));
     }
 
     #[test]

@@ -79,6 +79,11 @@ pub async fn execute(ctx: &mut ConnCtx, argv: Vec<Bytes>) -> Reply {
             .wait(cmd.has(crate::command::flags::WRITE | crate::command::flags::MAY_REPLICATE))
             .await;
     }
+    // A cross-shard BLMOVE's element in flight: start after it lands
+    // (`blocking::MoveFence`; SCRIPT KILL and friends never wait).
+    if !ctx.worker.shared.moves.is_clear() && !cmd.has(crate::command::flags::ALLOW_BUSY) {
+        ctx.worker.shared.moves.wait().await;
+    }
     run_resolved(ctx, cmd, parent, cmd.exec, argv).await
 }
 
@@ -800,6 +805,7 @@ pub fn remote_plan(ctx: &ConnCtx, argv: &[Bytes]) -> Option<RemotePlan> {
         || ctx.client.tracking.is_some()
         || shared.hub.monitors.any()
         || shared.scripts.busy_error().is_some()
+        || !shared.moves.is_clear()
     {
         return None;
     }

@@ -194,6 +194,7 @@ pub fn with_shard<R>(
     f: impl FnOnce(&mut ShardCtx<'_>) -> R,
 ) -> R {
     let logging = sync_logging(shard, hub);
+    shard.set_no_touch(!touch);
     let r = {
         let mut sctx = ShardCtx {
             shard: &mut *shard,

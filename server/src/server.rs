@@ -129,6 +129,8 @@ pub struct Shared {
     pub persist: crate::persist::PersistState,
     /// The memory figure maxmemory is checked against, and the evictor.
     pub memory: crate::evict::MemoryMonitor,
+    /// Cross-shard BLMOVE serves in flight (commands wait for none).
+    pub moves: crate::blocking::MoveFence,
     /// Asks the listener to listen on a new port or bind address.
     rebind: Mutex<Option<mpsc::UnboundedSender<RebindRequest>>>,
 }
@@ -279,6 +281,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         scripts,
         persist,
         memory: crate::evict::MemoryMonitor::new(nshards, limits.memory.maxmemory),
+        moves: Default::default(),
     });
     for ((id, rx), shard) in receivers.into_iter().enumerate().zip(shards) {
         worker::spawn(id, shared.clone(), limits.clone(), rx, shard)?;

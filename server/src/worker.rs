@@ -138,6 +138,7 @@ pub fn spawn(
                 }
             };
             let hub = shared.hub.clone();
+            let waiters = crate::blocking::ShardWaiters::new(shared.clone());
             let mut shard = shard;
             shard.set_access(limits.memory.access());
             shard.set_bounded_growth(limits.memory.maxmemory != 0);
@@ -148,7 +149,7 @@ pub fn spawn(
                     shard,
                     limits,
                     cmdstats: CmdStats::default(),
-                    blocking: Default::default(),
+                    blocking: waiters,
                     watches: Default::default(),
                     hub,
                 }),

@@ -142,6 +142,10 @@ pub struct Db {
     pub stats: DbStats,
     /// How an access updates `Entry::lru` (LRU clock or LFU counter).
     access: Access,
+    /// CLIENT NO-TOUCH of the command running: writes leave `Entry::lru`
+    /// alone too (Redis's `lookupKey` skips the touch for every lookup of
+    /// such a client but TOUCH's). Set through [`crate::Shard::set_no_touch`].
+    pub(crate) no_touch: bool,
     /// Grow the entry storage in small steps (under maxmemory: spare
     /// slots count in used memory but not against maxmemory).
     bounded_growth: bool,
@@ -232,12 +236,15 @@ impl Db {
         }
     }
 
-    /// Looks a key up for writing: deletes it if expired; no statistics.
+    /// Looks a key up for writing: deletes it if expired; no statistics;
+    /// refreshes its access clock unless the client is NO-TOUCH.
     pub fn lookup_write(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
         let i = self.find(key, now_ms)?;
         self.cow_at(i);
         let (_, e) = self.map.get_index_mut(i)?;
-        self.access.touch(&mut e.lru, now_ms);
+        if !self.no_touch {
+            self.access.touch(&mut e.lru, now_ms);
+        }
         Some(e)
     }
 

@@ -90,6 +90,19 @@ impl Shard {
         self.evict_pool.clear();
     }
 
+    /// Whether the command about to run is from a CLIENT NO-TOUCH client
+    /// (its writes then leave access clocks alone, as its reads do). One
+    /// comparison when unchanged (databases replaced whole, as by a load,
+    /// start all at false, so the first one speaks for all).
+    #[inline]
+    pub fn set_no_touch(&mut self, on: bool) {
+        if self.dbs.first().is_some_and(|d| d.no_touch != on) {
+            for db in &mut self.dbs {
+                db.no_touch = on;
+            }
+        }
+    }
+
     /// Reads the clock; call once before each command.
     pub fn refresh_time(&mut self) -> u64 {
         self.now_ms = self.clock.now_ms();

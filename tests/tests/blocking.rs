@@ -248,3 +248,132 @@ fn client_unblock_timeout_and_error() {
         .unwrap();
     assert_eq!(n, 0);
 }
+
+/// `{a}` and `{b}` hash to different shards at `--shards 4`.
+const SRC: &str = "{a}src";
+const DST: &str = "{b}dst";
+
+fn blmove_in_thread(server: &Server) -> thread::JoinHandle<redis::Value> {
+    let mut c = server.connect();
+    thread::spawn(move || {
+        redis::cmd("BLMOVE")
+            .arg(&[SRC, DST, "LEFT", "RIGHT", "0"])
+            .query(&mut c)
+            .unwrap_or_else(|e| redis::Value::SimpleString(format!("error {e}")))
+    })
+}
+
+#[test]
+fn cross_shard_blmove_is_first_come_first_served_and_never_half_done() {
+    let server = Server::start(&["--shards", "4"]);
+    let mut con = server.connect();
+    let mut observer = server.connect();
+    for i in 0..20 {
+        // A BLMOVE into another shard, then a BLPOP, both on the source.
+        let mover = blmove_in_thread(&server);
+        wait_blocked(&mut con, 1);
+        let popper = blpop_in_thread(&server, &[SRC, "0"]);
+        wait_blocked(&mut con, 2);
+        let x = format!("x{i}");
+        let n: i64 = con.rpush(SRC, &x).unwrap();
+        assert_eq!(n, 1);
+        // Anyone hearing of the push sees the element moved already.
+        let moved: Vec<String> = observer.lrange(DST, -1, -1).unwrap();
+        assert_eq!(moved, vec![x.clone()], "round {i}");
+        let left: i64 = observer.llen(SRC).unwrap();
+        assert_eq!(left, 0, "round {i}");
+        // The first waiter got it; the second is still blocked.
+        assert_eq!(bulk(&mover.join().unwrap()), x.as_bytes());
+        wait_blocked(&mut con, 1);
+        let _: i64 = con.rpush(SRC, "y").unwrap();
+        assert_eq!(
+            pair(popper.join().unwrap()),
+            (SRC.as_bytes().to_vec(), b"y".to_vec())
+        );
+    }
+    let all: i64 = con.llen(DST).unwrap();
+    assert_eq!(all, 20);
+}
+
+#[test]
+fn cross_shard_blmove_into_another_type_leaves_the_element() {
+    for shards in ["1", "4"] {
+        let server = Server::start(&["--shards", shards]);
+        let mut con = server.connect();
+        let _: () = con.set(DST, "str").unwrap();
+        let mover = blmove_in_thread(&server);
+        wait_blocked(&mut con, 1);
+        let _: i64 = con.rpush(SRC, "w").unwrap();
+        match mover.join().unwrap() {
+            redis::Value::SimpleString(e) => assert!(e.contains("WRONGTYPE"), "{e}"),
+            other => panic!("expected WRONGTYPE, got {other:?}"),
+        }
+        let left: Vec<String> = con.lrange(SRC, 0, -1).unwrap();
+        assert_eq!(left, vec!["w".to_string()]);
+    }
+}
+
+/// Serving a blocked client runs as that client (Redis re-runs its
+/// command): with tracking NOLOOP it gets no invalidation for its own
+/// BLMOVE's push, only for another client's write.
+#[test]
+fn a_served_client_is_the_caller_of_its_writes() {
+    for shards in ["1", "4"] {
+        let server = Server::start(&["--shards", shards]);
+        let mut con = server.connect();
+        // The invalidation channel's subscriber, over raw RESP2.
+        let mut sub = server.raw();
+        sub.write_all(b"CLIENT ID\r\nSUBSCRIBE __redis__:invalidate\r\n")
+            .unwrap();
+        let mut got = Vec::new();
+        for _ in 0..30 {
+            if got.windows(10).any(|w| w == b"invalidate") {
+                break;
+            }
+            got.extend(magpie_tests::read_some(&mut sub));
+        }
+        let text = String::from_utf8_lossy(&got).to_string();
+        let sub_id: i64 = text[1..text.find('\r').unwrap()].parse().unwrap();
+        // The blocked client, also over raw RESP2 (inline commands).
+        let mut x = server.raw();
+        x.write_all(
+            format!(
+                "CLIENT TRACKING ON REDIRECT {sub_id} NOLOOP\r\nLRANGE {DST} 0 -1\r\nGET sentinel\r\nBLMOVE {SRC} {DST} LEFT RIGHT 0\r\n"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        wait_blocked(&mut con, 1);
+        let _: i64 = con.rpush(SRC, "v").unwrap();
+        let mut replies = Vec::new();
+        for _ in 0..30 {
+            if replies.ends_with(b"$1\r\nv\r\n") {
+                break;
+            }
+            replies.extend(magpie_tests::read_some(&mut x));
+        }
+        assert!(
+            replies.ends_with(b"$1\r\nv\r\n"),
+            "{}",
+            String::from_utf8_lossy(&replies)
+        );
+        let _: () = con.set("sentinel", "1").unwrap();
+        let mut got = Vec::new();
+        for _ in 0..30 {
+            if got.windows(8).any(|w| w == b"sentinel") {
+                break;
+            }
+            got.extend(magpie_tests::read_some(&mut sub));
+        }
+        assert!(
+            got.windows(8).any(|w| w == b"sentinel"),
+            "--shards {shards}: {}",
+            String::from_utf8_lossy(&got)
+        );
+        assert!(
+            !got.windows(7).any(|w| w == b"{b}dst"),
+            "--shards {shards}: {}",
+            String::from_utf8_lossy(&got)
+        );
+    }
+}

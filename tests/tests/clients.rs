@@ -190,3 +190,65 @@ fn random_garbage_never_takes_the_server_down() {
     let pong: String = redis::cmd("PING").query(&mut con).unwrap();
     assert_eq!(pong, "PONG");
 }
+
+/// CLIENT NO-TOUCH: a write leaves the key's LFU counter (and LRU clock)
+/// alone too, as Redis's `lookupKey`; TOUCH still touches. With
+/// lfu-log-factor 0 every touch adds one, so the counter counts touches.
+#[test]
+fn no_touch_holds_for_writes_and_touch_still_touches() {
+    for shards in ["1", "4"] {
+        let server = Server::start(&["--shards", shards]);
+        let mut con = server.connect();
+        for (k, v) in [
+            ("maxmemory-policy", "allkeys-lfu"),
+            ("lfu-log-factor", "0"),
+            ("lfu-decay-time", "0"),
+        ] {
+            let _: () = redis::cmd("CONFIG")
+                .arg(&["SET", k, v])
+                .query(&mut con)
+                .unwrap();
+        }
+        let freq = |con: &mut redis::Connection| -> i64 {
+            redis::cmd("OBJECT").arg(&["FREQ", "l"]).query(con).unwrap()
+        };
+        let _: i64 = redis::cmd("RPUSH")
+            .arg(&["l", "a"])
+            .query(&mut con)
+            .unwrap();
+        let f0 = freq(&mut con);
+        let _: () = redis::cmd("CLIENT")
+            .arg(&["NO-TOUCH", "ON"])
+            .query(&mut con)
+            .unwrap();
+        let _: i64 = redis::cmd("RPUSH")
+            .arg(&["l", "b"])
+            .query(&mut con)
+            .unwrap();
+        let _: String = redis::cmd("LPOP").arg("l").query(&mut con).unwrap();
+        let _: Vec<String> = redis::cmd("LRANGE")
+            .arg(&["l", "0", "-1"])
+            .query(&mut con)
+            .unwrap();
+        assert_eq!(
+            freq(&mut con),
+            f0,
+            "--shards {shards}: NO-TOUCH write touched"
+        );
+        let _: i64 = redis::cmd("TOUCH").arg("l").query(&mut con).unwrap();
+        assert_eq!(
+            freq(&mut con),
+            f0 + 1,
+            "--shards {shards}: TOUCH must touch"
+        );
+        let _: () = redis::cmd("CLIENT")
+            .arg(&["NO-TOUCH", "OFF"])
+            .query(&mut con)
+            .unwrap();
+        let _: i64 = redis::cmd("RPUSH")
+            .arg(&["l", "c"])
+            .query(&mut con)
+            .unwrap();
+        assert_eq!(freq(&mut con), f0 + 2, "--shards {shards}");
+    }
+}

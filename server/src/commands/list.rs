@@ -568,6 +568,35 @@ fn move_one(
     Ok(Some(Bytes::from(v)))
 }
 
+/// The source half of a cross-shard BLMOVE: pops one element with its
+/// events (the destination's shard pushes it with [`push_one`]).
+fn pop_for_move(ctx: &mut ShardCtx<'_>, src: &[u8], from_left: bool) -> Option<Bytes> {
+    let fill = fill(ctx);
+    let l = write_list(ctx, src).ok()??;
+    let v = l.pop(from_left)?;
+    l.shrink_check(fill);
+    ctx.notify(LIST, pop_event(from_left), src);
+    drop_if_empty(ctx, src);
+    Some(Bytes::from(v))
+}
+
+/// The destination half: pushes `v` on `key` (creating the list), or
+/// WRONGTYPE with nothing changed.
+fn push_one(ctx: &mut ShardCtx<'_>, key: &[u8], v: &[u8], left: bool) -> CmdResult<()> {
+    let fill = fill(ctx);
+    match write_list(ctx, key)? {
+        Some(l) => l.push(v, left, fill),
+        None => {
+            let mut l = List::new();
+            l.push(v, left, fill);
+            let now = ctx.shard.now_ms();
+            ctx.shard.dbs[ctx.db].insert(key, Value::List(Box::new(l)), now);
+        }
+    }
+    ctx.notify(LIST, push_event(left), key);
+    Ok(())
+}
+
 fn lmove(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
     let from = side(&argv[3])?;
     let to = side(&argv[4])?;
@@ -852,10 +881,19 @@ fn block(ctx: &mut ConnCtx, b: CmdResult<Blocking>) -> CmdFuture<'_> {
             _ => Vec::new(),
         };
         let nshards = ctx.worker.shared.nshards;
-        // A cross-shard BLMOVE can't be served inside the source shard's
-        // step: the waiter is woken to retry as one multi-shard LMOVE.
-        let remote_dst = match &b.op {
-            Op::Move { dst, .. } => Some(crate::slot::shard_of(dst, nshards)),
+        // A cross-shard BLMOVE pops here and sends the element on to the
+        // destination's shard (see `blocking`).
+        let remote = match &b.op {
+            Op::Move {
+                from_left,
+                to_left,
+                dst,
+            } => Some((
+                crate::slot::shard_of(dst, nshards),
+                *from_left,
+                *to_left,
+                dst.clone(),
+            )),
             _ => None,
         };
         let req = BlockRequest {
@@ -872,21 +910,30 @@ fn block(ctx: &mut ConnCtx, b: CmdResult<Blocking>) -> CmdFuture<'_> {
                         Ok(Some(l)) if !l.is_empty() => {}
                         _ => return Served::NotReady,
                     }
-                    if let Some(s) = remote_dst {
-                        if s != sctx.shard.id {
-                            return if claim() { Served::Retry } else { Served::Gone };
-                        }
-                    }
                     if !claim() {
                         return Served::Gone;
                     }
-                    let dst = match &op2 {
-                        Op::Move { dst, .. } => Some(dst.clone()),
-                        _ => None,
-                    };
-                    match op2.apply(sctx, key) {
-                        Ok(r) => Served::Reply(r, dst),
-                        Err(e) => Served::Reply(e.into(), None),
+                    match &remote {
+                        Some((s, from_left, to_left, dst)) if *s != sctx.shard.id => {
+                            match pop_for_move(sctx, key, *from_left) {
+                                Some(value) => Served::Move(blocking::Transfer {
+                                    src: Bytes::copy_from_slice(key),
+                                    from_left: *from_left,
+                                    dst: dst.clone(),
+                                    to_left: *to_left,
+                                    value,
+                                    push: push_one,
+                                }),
+                                None => Served::Reply(Reply::Nil, None),
+                            }
+                        }
+                        _ => {
+                            let dst = remote.as_ref().map(|r| r.3.clone());
+                            match op2.apply(sctx, key) {
+                                Ok(r) => Served::Reply(r, dst),
+                                Err(e) => Served::Reply(e.into(), None),
+                            }
+                        }
                     }
                 },
             ),

@@ -1,12 +1,13 @@
-//! MEMORY USAGE, STATS, DOCTOR, MALLOC-STATS, HELP.
+//! MEMORY USAGE, STATS, DOCTOR, MALLOC-STATS, PURGE, HELP.
 //!
 //! Figures come from jemalloc (see `evict` for the cached figure that
 //! maxmemory uses; these commands measure afresh). MEMORY USAGE is an
 //! estimate: the key's slot in the keyspace plus the heap bytes of key and
 //! value. It walks the whole value (so `SAMPLES` is validated but every
 //! element is counted: the estimate is at least as good as Redis's sample).
-//! MEMORY PURGE is not built: jemalloc's purge is reachable only through
-//! `unsafe` mallctl calls, which the workspace forbids.
+//! MEMORY PURGE: Redis calls jemalloc's `arena.<all>.purge`, a control
+//! that takes no value; tikv-jemalloc-ctl's safe API only reads and writes
+//! values, so [`purge`] gets the same effect safely (see there).
 
 use crate::command::flags::*;
 use crate::command::{row, CmdFuture, CommandSpec, Exec, KeySpec, Keys, ShardCtx};
@@ -54,6 +55,15 @@ const SUBS: &[CommandSpec] = &[
             "server",
             "4.0.0",
             "Returns the allocator statistics.",
+            "Depends on how much memory is allocated, could be slow",
+        ),
+    row("purge", 2, 0, Keys::None, Exec::Coord(purge_cmd))
+        .acl(&["slow"])
+        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+        .doc(
+            "server",
+            "4.0.0",
+            "Asks the allocator to release memory.",
             "Depends on how much memory is allocated, could be slow",
         ),
     row("stats", 2, 0, Keys::None, Exec::Coord(stats))
@@ -383,6 +393,42 @@ fn doctor(ctx: &mut ConnCtx, _argv: Vec<Bytes>) -> CmdFuture<'_> {
         };
         Ok(Reply::Verbatim("txt", Bytes::from(text)))
     })
+}
+
+/// MEMORY PURGE.
+fn purge_cmd(_ctx: &mut ConnCtx, _argv: Vec<Bytes>) -> CmdFuture<'_> {
+    Box::pin(async move {
+        purge().map_err(|_| CmdError::msg("ERR Error purging dirty pages"))?;
+        Ok(Reply::Ok)
+    })
+}
+
+/// Returns jemalloc's unused dirty and muzzy pages to the system, as
+/// Redis's `jemalloc_purge`. Setting an arena's decay time to 0 purges
+/// its pages at once (jemalloc's decay-to-limit with no delay); each
+/// arena's times are then set back to the process default
+/// (`arenas.*_decay_ms`), so concurrent purges can't leave a 0 behind.
+/// Arenas never initialised answer EFAULT and are skipped.
+fn purge() -> tikv_jemalloc_ctl::Result<()> {
+    use tikv_jemalloc_ctl::{Access, AsName};
+    let narenas = tikv_jemalloc_ctl::arenas::narenas::read()? as usize;
+    for (arena_key, default_key) in [
+        (
+            &b"arena.0.dirty_decay_ms\0"[..],
+            &b"arenas.dirty_decay_ms\0"[..],
+        ),
+        (b"arena.0.muzzy_decay_ms\0", b"arenas.muzzy_decay_ms\0"),
+    ] {
+        let default: isize = default_key.name().read()?;
+        let mut mib = arena_key.name().mib::<[usize; 3]>()?;
+        for i in 0..narenas {
+            mib[1] = i;
+            if mib.write(0isize).is_ok() {
+                mib.write(default)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// jemalloc's own statistics report (`malloc_stats_print`).

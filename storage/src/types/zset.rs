@@ -11,12 +11,13 @@
 //!   slab of `u32` words, each node's score, links and level array inline
 //!   like Redis's node (a node is addressed by its offset; node 0 is the
 //!   header, and 0 doubles as "none" in links; freed nodes are chained per
-//!   size for reuse), plus an `IndexMap` member -> node for O(1) scores.
-//!   Members up to 32 bytes are also copied into their node, so a search
-//!   compares tied scores' members without going through the map.
-//!   Nodes hold their member's position in the map (the owning copy); the
-//!   map's `swap_remove` moves only the last entry, whose node is fixed up.
-//!   ZSCAN walks the map's positions from the end, like the keyspace SCAN.
+//!   size for reuse and marked by a NaN score), plus a `hashbrown`
+//!   `HashTable` of (node, 32-bit member hash) for O(1) scores. The member
+//!   lives only in its node (up to 64 bytes inline, longer ones boxed in a
+//!   side vector whose slot the node holds), so a member costs one copy,
+//!   the node and 8 bytes of index, and a rehash reads no node.
+//!   ZSCAN walks the slab by node offset (nodes never move; the cursor is
+//!   checked to name a well-formed node before it is read).
 //!
 //! Conversion follows Redis: a zset is created by [`ZSet::with_hint`]
 //! (`zsetTypeCreate`), a listpack becomes a skiplist when an insert would
@@ -29,10 +30,11 @@
 //! never NaN inside), members with `memcmp` then length, like `sdscmp`.
 
 use super::Thresholds;
-use crate::small::SmallBytes;
 use bytes::Bytes;
-use indexmap::IndexMap;
+use hashbrown::HashTable;
 use std::cmp::Ordering;
+use std::hash::BuildHasher;
+use zerocopy::IntoBytes;
 
 type Hasher = foldhash::fast::RandomState;
 
@@ -325,74 +327,79 @@ const MAX_LEVEL: usize = 32;
 const NIL: u32 = 0;
 
 // A node's words in `Skip::slab`: the score (an f64's bits, low word
-// first), the member's position in the map (for a free node: the next free
-// node of its size), the backward link, the shape (level count and
-// member-copy length), then a
-// (forward, span) pair per level — Redis's inline level array, so a search
-// step reads one contiguous node.
+// first), the backward link (for a free node: the next free node of its
+// size), the shape (level count and member length), a (forward, span) pair
+// per level — Redis's inline level array, so a search step reads one
+// contiguous node — then the member: its bytes, zero-padded to a word, or
+// for a member longer than `INLINE_MAX` its slot in `Skip::big`.
 const SCORE: usize = 0;
-const IDX: usize = 2;
-const BACK: usize = 3;
+const BACK: usize = 2;
 /// The node's shape: its level count in the low 8 bits, and above them the
-/// length of the member copy that follows the levels, or `NO_COPY`.
-const SHAPE: usize = 4;
-const NO_COPY: u32 = 0xFF_FFFF;
-const LEVELS: usize = 5;
-/// Words of the header node (all levels).
+/// inline member's length, or `BIG`.
+const SHAPE: usize = 3;
+const BIG: u32 = 0xFF_FFFF;
+const LEVELS: usize = 4;
+/// Words of the header node (all levels, an empty member).
 const HEADER: usize = LEVELS + 2 * MAX_LEVEL;
-/// Members up to this long are copied into their node (big-endian words,
-/// zero-padded) so comparisons during a search need no map lookup.
-const INLINE_MAX: usize = 32;
+/// Members up to this long live in their node.
+const INLINE_MAX: usize = 64;
 /// The largest node, in words.
 const NODE_MAX: usize = HEADER + INLINE_MAX / 4;
-
-/// A searched member, with its inline words when short enough.
-struct Key<'a> {
-    m: &'a [u8],
-    w: [u32; INLINE_MAX / 4],
-}
-
-impl<'a> Key<'a> {
-    fn new(m: &'a [u8]) -> Key<'a> {
-        let mut w = [0u32; INLINE_MAX / 4];
-        if m.len() <= INLINE_MAX {
-            for (d, c) in w.iter_mut().zip(m.chunks(4)) {
-                let mut b = [0u8; 4];
-                b[..c.len()].copy_from_slice(c);
-                *d = u32::from_be_bytes(b);
-            }
-        }
-        Key { m, w }
-    }
-    fn inline(&self) -> bool {
-        self.m.len() <= INLINE_MAX
-    }
-}
+/// Score bits of a free node (a NaN: a sorted set never holds one), so a
+/// walk over the slab (ZSCAN) tells free nodes from live ones.
+const FREE: u64 = 0x7FF4_F4EE_0000_0000;
 
 /// A node's `SHAPE` word.
-fn shape(level: usize, copy: Option<usize>) -> u32 {
-    level as u32 | copy.map_or(NO_COPY, |l| l as u32) << 8
+fn shape(level: usize, len: usize) -> u32 {
+    let l = if len <= INLINE_MAX { len as u32 } else { BIG };
+    level as u32 | l << 8
 }
 
-/// Words holding `len` inline member bytes.
+/// Words a member takes in its node.
 fn member_words(len: usize) -> usize {
     if len <= INLINE_MAX {
         len.div_ceil(4)
     } else {
-        0
+        1
     }
+}
+
+/// Node `n`'s member, given the slab and the long members (a free function
+/// so the hash table's rehash closure can borrow them beside the table).
+fn member_of<'a>(slab: &'a [u32], big: &'a [(Box<[u8]>, u32)], n: u32) -> &'a [u8] {
+    let n = n as usize;
+    let w = slab[n + SHAPE];
+    let off = n + LEVELS + 2 * (w & 0xFF) as usize;
+    let len = (w >> 8) as usize;
+    if w >> 8 == BIG {
+        big.get(slab[off] as usize).map_or(&[], |b| &b.0[..])
+    } else {
+        &slab[off..off + len.div_ceil(4)].as_bytes()[..len]
+    }
+}
+
+/// The index's hash of a member: 32 bits kept beside the node id, spread
+/// over 64 so hashbrown's bucket and tag bits both vary. A rehash then
+/// reads no node.
+fn spread(h32: u32) -> u64 {
+    u64::from(h32).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 #[derive(Debug, Clone)]
 struct Skip {
     /// Nodes laid out one after another; a node's id is its offset.
     slab: Vec<u32>,
-    /// Heads of the free-node chains by node size in words (chained via IDX).
+    /// Heads of the free-node chains by node size in words (chained via BACK).
     free: [u32; NODE_MAX + 1],
     level: usize,
     tail: u32,
-    /// Members inline up to 22 bytes (no allocation of their own).
-    map: IndexMap<SmallBytes, u32, Hasher>,
+    /// Member -> node: (node id, 32-bit member hash). The member itself is
+    /// only in its node, so a member costs one copy plus 8 bytes here.
+    index: HashTable<(u32, u32)>,
+    hasher: Hasher,
+    /// Members longer than `INLINE_MAX`, with their node (which holds the
+    /// slot); removal swaps the last one in and fixes its node.
+    big: Vec<(Box<[u8]>, u32)>,
     rng: u64,
 }
 
@@ -405,20 +412,21 @@ impl PartialEq for Skip {
 impl Skip {
     fn new() -> Skip {
         let mut slab = vec![0u32; HEADER];
-        slab[IDX] = u32::MAX;
-        slab[SHAPE] = shape(MAX_LEVEL, None);
+        slab[SHAPE] = shape(MAX_LEVEL, 0);
         Skip {
             slab,
             free: [NIL; NODE_MAX + 1],
             level: 1,
             tail: NIL,
-            map: IndexMap::default(),
+            index: HashTable::new(),
+            hasher: Hasher::default(),
+            big: Vec::new(),
             rng: 0x9E37_79B9_7F4A_7C15,
         }
     }
 
     fn len(&self) -> usize {
-        self.map.len()
+        self.index.len()
     }
 
     #[inline]
@@ -432,34 +440,47 @@ impl Skip {
     }
 
     #[inline]
-    fn node_score(&self, n: u32) -> f64 {
+    fn score_bits(&self, n: u32) -> u64 {
         let i = n as usize + SCORE;
-        f64::from_bits(u64::from(self.slab[i]) | (u64::from(self.slab[i + 1]) << 32))
+        u64::from(self.slab[i]) | (u64::from(self.slab[i + 1]) << 32)
     }
 
-    /// Node `n`'s level count and the length of its member copy, if any.
     #[inline]
-    fn shape(&self, n: u32) -> (usize, Option<usize>) {
-        let w = self.word(n, SHAPE);
-        let copy = w >> 8;
-        (
-            (w & 0xFF) as usize,
-            (copy != NO_COPY).then_some(copy as usize),
-        )
+    fn node_score(&self, n: u32) -> f64 {
+        f64::from_bits(self.score_bits(n))
+    }
+
+    #[inline]
+    fn level_of(&self, n: u32) -> usize {
+        (self.word(n, SHAPE) & 0xFF) as usize
     }
 
     fn set_score(&mut self, n: u32, s: f64) {
+        self.set_score_bits(n, s.to_bits());
+    }
+
+    fn set_score_bits(&mut self, n: u32, b: u64) {
         let i = n as usize + SCORE;
-        let b = s.to_bits();
         self.slab[i] = b as u32;
         self.slab[i + 1] = (b >> 32) as u32;
     }
 
+    #[inline]
     fn member(&self, n: u32) -> &[u8] {
-        match self.map.get_index(self.word(n, IDX) as usize) {
-            Some((k, _)) => k,
-            None => &[],
-        }
+        member_of(&self.slab, &self.big, n)
+    }
+
+    fn hash32(&self, m: &[u8]) -> u32 {
+        self.hasher.hash_one(m) as u32
+    }
+
+    /// The node holding `member`.
+    #[inline]
+    fn find(&self, member: &[u8]) -> Option<u32> {
+        let h = self.hash32(member);
+        self.index
+            .find(spread(h), |&(n, nh)| nh == h && self.member(n) == member)
+            .map(|&(n, _)| n)
     }
 
     #[inline]
@@ -502,44 +523,37 @@ impl Skip {
         }
     }
 
-    /// Compares node `n`'s member with `key`, from the inline copy when
-    /// both are short.
+    /// True if node `n` sorts before (score, member).
     #[inline]
-    fn member_cmp(&self, n: u32, key: &Key) -> Ordering {
-        let (level, copy) = self.shape(n);
-        if let (Some(ml), true) = (copy, key.inline()) {
-            let off = n as usize + LEVELS + 2 * level;
-            let k = member_words(ml).min(member_words(key.m.len()));
-            match self.slab[off..off + k].cmp(&key.w[..k]) {
-                Ordering::Equal => ml.cmp(&key.m.len()),
-                o => o,
-            }
-        } else {
-            self.member(n).cmp(key.m)
-        }
-    }
-
-    /// True if node `n` sorts before (score, key).
-    #[inline]
-    fn before(&self, n: u32, score: f64, key: &Key) -> bool {
+    fn before(&self, n: u32, score: f64, member: &[u8]) -> bool {
         let s = self.node_score(n);
-        s < score || (s == score && self.member_cmp(n, key) == Ordering::Less)
+        s < score || (s == score && self.member(n) < member)
     }
 
     /// Words of node `n`.
     fn node_size(&self, n: u32) -> usize {
-        let (level, copy) = self.shape(n);
-        LEVELS + 2 * level + copy.map_or(0, member_words)
+        let w = self.word(n, SHAPE);
+        let mw = if w >> 8 == BIG {
+            1
+        } else {
+            ((w >> 8) as usize).div_ceil(4)
+        };
+        LEVELS + 2 * (w & 0xFF) as usize + mw
     }
 
-    /// A node of `level` levels holding `key`'s inline copy, reused from
-    /// the free chain or appended.
-    fn alloc_node(&mut self, level: usize, key: &Key) -> u32 {
-        let mw = member_words(key.m.len());
+    /// Offset of node `n`'s member words.
+    fn member_at(&self, n: u32) -> usize {
+        n as usize + LEVELS + 2 * self.level_of(n)
+    }
+
+    /// A node of `level` levels holding `member`, reused from the free
+    /// chain or appended.
+    fn alloc_node(&mut self, level: usize, member: &[u8]) -> u32 {
+        let mw = member_words(member.len());
         let size = LEVELS + 2 * level + mw;
         let head = self.free[size];
         let id = if head != NIL {
-            self.free[size] = self.word(head, IDX);
+            self.free[size] = self.word(head, BACK);
             head as usize
         } else {
             let id = self.slab.len();
@@ -551,32 +565,33 @@ impl Skip {
             self.slab.resize(id + size, 0);
             id
         };
-        self.slab[id + SHAPE] = shape(level, key.inline().then_some(key.m.len()));
+        self.slab[id + SHAPE] = shape(level, member.len());
         let off = id + LEVELS + 2 * level;
-        self.slab[off..off + mw].copy_from_slice(&key.w[..mw]);
+        if member.len() <= INLINE_MAX {
+            let words = &mut self.slab[off..off + mw];
+            words.fill(0);
+            words.as_mut_bytes()[..member.len()].copy_from_slice(member);
+        } else {
+            self.slab[off] = self.big.len() as u32;
+            self.big.push((member.into(), id as u32));
+        }
         id as u32
     }
 
-    /// Inserts a member known to be absent (`zslInsert` + the map).
+    /// Inserts a member known to be absent (`zslInsert` + the index).
     fn insert(&mut self, member: &[u8], score: f64) {
         let level = self.random_level();
-        let key = Key::new(member);
-        let id = self.alloc_node(level, &key);
-        self.set_word(id, IDX, self.map.len() as u32);
-        // As the keyspace (`Db::grow_if_full`): left alone, indexmap sizes
-        // its entries to the hash table's capacity, up to 1.75x the members.
-        let len = self.map.len();
-        if len == self.map.capacity() {
-            self.map.reserve_exact(crate::growth::additional(len));
-        }
-        self.map.insert(SmallBytes::new(member), id);
-        self.link(id, score, &key);
+        let id = self.alloc_node(level, member);
+        let h = self.hash32(member);
+        self.index
+            .insert_unique(spread(h), (id, h), |&(_, nh)| spread(nh));
+        self.link(id, score, member);
     }
 
-    /// Links the unlinked node `id` (its member already in the map) at
+    /// Links the unlinked node `id` (already in the index) at
     /// (score, member).
-    fn link(&mut self, id: u32, score: f64, member: &Key) {
-        let level = self.shape(id).0;
+    fn link(&mut self, id: u32, score: f64, member: &[u8]) {
+        let level = self.level_of(id);
         let mut update = [NIL; MAX_LEVEL];
         let mut rank = [0u32; MAX_LEVEL];
         let mut x = NIL;
@@ -595,7 +610,7 @@ impl Skip {
         }
         if level > self.level {
             // Elements linked so far: all but this one.
-            let linked = (self.map.len() - 1) as u32;
+            let linked = (self.len() - 1) as u32;
             for i in self.level..level {
                 rank[i] = 0;
                 update[i] = NIL;
@@ -649,26 +664,38 @@ impl Skip {
         }
     }
 
-    /// Frees node `x` (already unlinked) and removes its member from the map.
+    /// Frees node `x` (already unlinked) and drops it from the index.
     fn free_node(&mut self, x: u32) {
-        let idx = self.word(x, IDX) as usize;
-        self.map.swap_remove_index(idx);
-        if let Some((_, &moved)) = self.map.get_index(idx) {
-            self.set_word(moved, IDX, idx as u32);
+        let h = self.hash32(self.member(x));
+        if let Ok(e) = self.index.find_entry(spread(h), |&(n, _)| n == x) {
+            e.remove();
         }
-        if self.map.is_empty() {
+        if self.word(x, SHAPE) >> 8 == BIG {
+            let slot = self.slab[self.member_at(x)] as usize;
+            if slot < self.big.len() {
+                self.big.swap_remove(slot);
+                if let Some(&(_, moved)) = self.big.get(slot) {
+                    let at = self.member_at(moved);
+                    self.slab[at] = slot as u32;
+                }
+            }
+        }
+        if self.index.is_empty() {
             // Give the arena back once empty.
             self.slab.truncate(HEADER);
             self.free = [NIL; NODE_MAX + 1];
+            self.index = HashTable::new();
+            self.big = Vec::new();
             return;
         }
         let size = self.node_size(x);
-        self.set_word(x, IDX, self.free[size]);
+        self.set_score_bits(x, FREE);
+        self.set_word(x, BACK, self.free[size]);
         self.free[size] = x;
     }
 
     /// Predecessors of (score, member) at every level.
-    fn find_update(&self, score: f64, member: &Key) -> [u32; MAX_LEVEL] {
+    fn find_update(&self, score: f64, member: &[u8]) -> [u32; MAX_LEVEL] {
         let mut update = [NIL; MAX_LEVEL];
         let mut x = NIL;
         for i in (0..self.level).rev() {
@@ -687,9 +714,9 @@ impl Skip {
 
     /// Removes a member; returns its score.
     fn remove(&mut self, member: &[u8]) -> Option<f64> {
-        let &id = self.map.get(member)?;
+        let id = self.find(member)?;
         let score = self.node_score(id);
-        let update = self.find_update(score, &Key::new(member));
+        let update = self.find_update(score, member);
         let x = self.fwd(update[0], 0);
         if x != id {
             return None;
@@ -700,11 +727,10 @@ impl Skip {
     }
 
     /// Changes the score of member's node `id` (`zslUpdateScore`); the node
-    /// and its map entry are kept, only relinked when its place changes.
+    /// and its index entry are kept, only relinked when its place changes.
     fn update_score(&mut self, id: u32, member: &[u8], new: f64) {
         let old = self.node_score(id);
-        let key = Key::new(member);
-        let update = self.find_update(old, &key);
+        let update = self.find_update(old, member);
         let x = self.fwd(update[0], 0);
         if x != id {
             return;
@@ -716,14 +742,13 @@ impl Skip {
             return;
         }
         self.unlink(x, &update);
-        self.link(x, new, &key);
+        self.link(x, new, member);
     }
 
     /// 0-based rank of a member, with its score.
     fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
-        let &id = self.map.get(member)?;
+        let id = self.find(member)?;
         let score = self.node_score(id);
-        let key = Key::new(member);
         let mut rank = 0usize;
         let mut x = NIL;
         for i in (0..self.level).rev() {
@@ -731,8 +756,7 @@ impl Skip {
                 let f = self.fwd(x, i);
                 if f != NIL
                     && (self.node_score(f) < score
-                        || (self.node_score(f) == score
-                            && self.member_cmp(f, &key) != Ordering::Greater))
+                        || (self.node_score(f) == score && self.member(f) <= member))
                 {
                     rank += self.span(x, i) as usize;
                     x = f;
@@ -832,11 +856,82 @@ impl Skip {
         }
     }
 
+    /// The size in words of a node starting at slab offset `at`, if the
+    /// words there are a well-formed node (ZSCAN's cursor comes from the
+    /// client: anything it names is checked before being read as a node).
+    /// A live node must be its predecessor's level-0 successor; a long
+    /// member's slot must point back at it.
+    fn checked_node(&self, at: usize) -> Option<usize> {
+        if at < HEADER || at >= self.slab.len() {
+            return None;
+        }
+        let w = *self.slab.get(at + SHAPE)?;
+        let level = (w & 0xFF) as usize;
+        let len = w >> 8;
+        if level == 0 || level > MAX_LEVEL || (len != BIG && len as usize > INLINE_MAX) {
+            return None;
+        }
+        let mw = if len == BIG {
+            1
+        } else {
+            (len as usize).div_ceil(4)
+        };
+        let size = LEVELS + 2 * level + mw;
+        if at + size > self.slab.len() {
+            return None;
+        }
+        if len == BIG {
+            let slot = self.slab[at + LEVELS + 2 * level] as usize;
+            if self.big.get(slot).map(|b| b.1 as usize) != Some(at) {
+                return None;
+            }
+        }
+        if self.score_bits(at as u32) == FREE {
+            return Some(size);
+        }
+        let back = self.slab[at + BACK] as usize;
+        (self.slab.get(back + LEVELS).map(|&f| f as usize) == Some(at)).then_some(size)
+    }
+
+    /// One ZSCAN step: walks the slab from node offset `cursor` (`None`:
+    /// the first node), visiting up to `count` live nodes (and at most ten
+    /// times as many words' worth of free ones); returns where to go on, or
+    /// 0 when done. Nodes never move, so a member present for the whole
+    /// scan is visited exactly once.
+    fn scan(
+        &self,
+        cursor: Option<usize>,
+        count: usize,
+        mut visit: impl FnMut(&[u8], f64),
+    ) -> usize {
+        let mut at = cursor.unwrap_or(HEADER);
+        let mut visited = 0;
+        let mut steps = 0;
+        while visited < count.max(1) && steps < count.max(1).saturating_mul(10) {
+            let Some(size) = self.checked_node(at) else {
+                return 0;
+            };
+            let n = at as u32;
+            if self.score_bits(n) != FREE {
+                visit(self.member(n), self.node_score(n));
+                visited += 1;
+            }
+            steps += 1;
+            at += size;
+        }
+        if at >= self.slab.len() {
+            0
+        } else {
+            at
+        }
+    }
+
     fn heap_size(&self) -> usize {
-        let members: usize = self.map.keys().map(|k| k.heap_size()).sum();
+        let big: usize = self.big.iter().map(|b| b.0.len()).sum();
         self.slab.capacity() * 4
-            + members
-            + self.map.capacity() * (std::mem::size_of::<(SmallBytes, u32)>() + 16)
+            + self.index.allocation_size()
+            + self.big.capacity() * std::mem::size_of::<(Box<[u8]>, u32)>()
+            + big
     }
 }
 
@@ -969,7 +1064,7 @@ impl ZSet {
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         match &self.0 {
             Repr::Pack(b) => pk_iter(b).find(|e| e.0 == member).map(|e| e.1),
-            Repr::Skip(s) => s.map.get(member).map(|&id| s.node_score(id)),
+            Repr::Skip(s) => s.find(member).map(|id| s.node_score(id)),
         }
     }
 
@@ -1013,8 +1108,8 @@ impl ZSet {
     pub fn add(&mut self, member: &[u8], score: f64, f: AddFlags, th: &Thresholds) -> AddOutcome {
         // The skiplist's node, so an update needs no second lookup.
         let (found, node) = match &self.0 {
-            Repr::Skip(s) => match s.map.get(member) {
-                Some(&id) => (Some(s.node_score(id)), id),
+            Repr::Skip(s) => match s.find(member) {
+                Some(id) => (Some(s.node_score(id)), id),
                 None => (None, NIL),
             },
             Repr::Pack(_) => (self.score(member), NIL),
@@ -1176,12 +1271,12 @@ impl ZSet {
         out
     }
 
-    /// One ZSCAN step. `remaining` is `None` at the start; visits up to
-    /// about `count` elements and returns the new remaining (0 = done). A
+    /// One ZSCAN step. `cursor` is `None` at the start; visits up to
+    /// about `count` elements and returns the next cursor (0 = done). A
     /// listpack is returned whole, as Redis does.
     pub fn scan(
         &self,
-        remaining: Option<usize>,
+        cursor: Option<usize>,
         count: usize,
         mut visit: impl FnMut(&[u8], f64),
     ) -> usize {
@@ -1192,18 +1287,7 @@ impl ZSet {
                 }
                 0
             }
-            Repr::Skip(s) => {
-                let mut pos = remaining.unwrap_or(usize::MAX).min(s.map.len());
-                let mut visited = 0;
-                while pos > 0 && visited < count.max(1) {
-                    pos -= 1;
-                    visited += 1;
-                    if let Some((k, &id)) = s.map.get_index(pos) {
-                        visit(k, s.node_score(id));
-                    }
-                }
-                pos
-            }
+            Repr::Skip(s) => s.scan(cursor, count, visit),
         }
     }
 
@@ -1449,13 +1533,13 @@ mod tests {
 
     #[test]
     fn skiplist_mixed_member_lengths() {
-        // Inline (short) and map-compared (long) members, equal scores,
-        // shared prefixes and zero bytes, moved by updates.
+        // Inline (short) and boxed (long) members, equal scores, shared
+        // prefixes and zero bytes, moved by updates.
         let t = th(0);
         let mut z = ZSet::with_hint(1, 0, &t);
         let mut model = BTreeSet::new();
         let mut members = vec![Vec::new()];
-        for len in 1..45usize {
+        for len in 1..80usize {
             for fill in [0u8, 1, b'a', 255] {
                 let mut m = vec![b'x'; len];
                 if len > 0 {
@@ -1510,6 +1594,55 @@ mod tests {
         let p = z.pop(2000, true);
         assert_eq!(p.len(), 1100);
         assert!(z.is_empty());
+    }
+
+    /// ZSCAN over the slab: every member present throughout is returned
+    /// once while others come and go; garbage cursors end the scan.
+    #[test]
+    fn scan_walks_the_slab() {
+        let t = th(0);
+        let mut z = ZSet::with_hint(1, 0, &t);
+        let name = |i: usize| {
+            let mut m = format!("m{i}").into_bytes();
+            if i.is_multiple_of(5) {
+                m.resize(70 + i % 9, b'z');
+            }
+            m
+        };
+        for i in 0..2000 {
+            z.add(&name(i), (i % 7) as f64, AddFlags::default(), &t);
+        }
+        let mut seen = std::collections::HashMap::new();
+        let mut cursor = None;
+        let mut round = 0usize;
+        loop {
+            let next = z.scan(cursor, 25, |m, _| {
+                *seen.entry(m.to_vec()).or_insert(0) += 1;
+            });
+            // Churn: drop some of the upper half, add new members.
+            for k in 0..3 {
+                z.remove(&name(1000 + (round * 3 + k) % 1000));
+                z.add(&name(5000 + round * 3 + k), 1.0, AddFlags::default(), &t);
+            }
+            round += 1;
+            if next == 0 {
+                break;
+            }
+            cursor = Some(next);
+        }
+        for i in 0..1000 {
+            assert_eq!(seen.get(&name(i)), Some(&1), "{i}");
+        }
+        for c in [1usize, 2, 3, 67, 69, 70, 71, 1 << 40, usize::MAX] {
+            z.scan(Some(c), 10, |_, _| {});
+        }
+        let mut z2 = z.clone();
+        let all: Vec<Vec<u8>> = z.iter().map(|(m, _)| m.to_vec()).collect();
+        for m in &all {
+            assert!(z2.remove(m));
+        }
+        assert!(z2.is_empty());
+        assert_eq!(z2.scan(None, 10, |_, _| panic!("empty")), 0);
     }
 
     #[test]
