@@ -385,7 +385,7 @@ fn spread(h32: u32) -> u64 {
     u64::from(h32).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct Skip {
     /// Nodes laid out one after another; a node's id is its offset.
     slab: Vec<u32>,
@@ -401,6 +401,14 @@ struct Skip {
     /// slot); removal swaps the last one in and fixes its node.
     big: Vec<(Box<[u8]>, u32)>,
     rng: u64,
+}
+
+/// The members in order with their scores: the layout (node offsets,
+/// random levels, the index's seed) differs between equal sets.
+impl std::fmt::Debug for Skip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter_from(0, false)).finish()
+    }
 }
 
 impl PartialEq for Skip {
