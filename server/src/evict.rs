@@ -347,6 +347,8 @@ pub fn over_limit(worker: &Worker) -> bool {
 pub fn after_message(shared: &Shared, id: usize, env: &crate::worker::ShardEnv) {
     if shared.memory.maxmemory() != 0 {
         shared.memory.set_reusable(id, env.shard.reusable_bytes());
+        // What the message allocated and freed on this thread, too.
+        shared.memory.note_thread(id);
     }
 }
 
