@@ -66,6 +66,20 @@ impl<W: Write> Write for Crc<'_, W> {
     }
 }
 
+/// What every file starts with: the header, the `aux` fields, then the
+/// `functions` (library codes) as FUNCTION2 records, as Redis writes them.
+fn preamble(enc: &mut Encoder, aux: &[(&str, Vec<u8>)], functions: &[&[u8]]) -> Vec<u8> {
+    let mut head = Vec::new();
+    put_header(&mut head);
+    for (k, v) in aux {
+        put_aux(enc, &mut head, k.as_bytes(), v);
+    }
+    for code in functions {
+        put_function(enc, &mut head, code);
+    }
+    head
+}
+
 /// Writes a whole RDB image to `w`: header, `aux`, the `functions`
 /// (library codes), the chunks grouped by
 /// database (ascending), EOF and the trailer (zero when `checksum` is
@@ -84,14 +98,7 @@ pub fn write_image<W: Write>(
         digest: crate::crc64::CRC64.digest(),
         written: 0,
     };
-    let mut head = Vec::new();
-    put_header(&mut head);
-    for (k, v) in aux {
-        put_aux(&mut enc, &mut head, k.as_bytes(), v);
-    }
-    for code in functions {
-        put_function(&mut enc, &mut head, code);
-    }
+    let head = preamble(&mut enc, aux, functions);
     cw.write_all(&head)?;
     let mut dbs: Vec<usize> = chunks.iter().map(|c| c.db).collect();
     dbs.sort_unstable();
@@ -229,15 +236,7 @@ impl StreamWriter {
             totals: totals_map,
             scratch: Vec::new(),
         };
-        let mut enc = Encoder::new(compress);
-        let mut head = Vec::new();
-        put_header(&mut head);
-        for (k, v) in aux {
-            put_aux(&mut enc, &mut head, k.as_bytes(), v);
-        }
-        for code in functions {
-            put_function(&mut enc, &mut head, code);
-        }
+        let head = preamble(&mut Encoder::new(compress), aux, functions);
         w.put(&head)?;
         Ok(w)
     }
