@@ -36,7 +36,9 @@
 //! shards: idle time, 255 - frequency, or time to deadline), picks the best
 //! `batch` scores of all, and asks each shard to evict as many of its best
 //! candidates as it won. `batch` starts at 1 and doubles while still over,
-//! so victims are the best of the whole keyspace, not of one shard.
+//! so victims are the best of the whole keyspace, not of one shard. Offers
+//! below some shard's weakest offer do not count, and ties are broken at
+//! random ([`choose_wins`]).
 //!
 //! The OOM gate ([`before_command`]) runs for every command while a
 //! maxmemory is set, as in Redis's `processCommand`: eviction runs first,
@@ -494,22 +496,17 @@ async fn evict_round(
     let n = shared.nshards;
     let offers = ask_all(shared, {
         let p = *p;
-        move |env| env.shard.evict_offer(&p)
+        move |env| {
+            // Scores compare idle times across shards: each on a fresh
+            // clock, not the one of its last command.
+            env.shard.refresh_time();
+            env.shard.evict_offer(&p)
+        }
     })
     .await;
-    // The best `batch` scores over all shards, counted per shard.
-    let mut all: Vec<(u64, usize)> = offers
-        .iter()
-        .enumerate()
-        .flat_map(|(s, o)| o.iter().map(move |&sc| (sc, s)))
-        .collect();
-    if all.is_empty() {
+    let wins = choose_wins(&offers, n, batch, &mut rand::rng());
+    if wins.iter().all(|&w| w == 0) {
         return None;
-    }
-    all.sort_unstable_by_key(|a| std::cmp::Reverse(a.0));
-    let mut wins = vec![0usize; n];
-    for &(_, s) in all.iter().take(batch.max(1)) {
-        wins[s] += 1;
     }
     let mut pending = Vec::new();
     for (s, &count) in wins.iter().enumerate() {
@@ -545,6 +542,46 @@ async fn evict_round(
     (evicted > 0).then_some((freed, evicted))
 }
 
+/// How many victims each shard gives up this round: the best `batch`
+/// offers over all shards (each offer lists a shard's pool scores, best
+/// first), with two guards that keep victims the best of the whole
+/// keyspace:
+/// - only offers at or above the highest of the shards' lowest offers
+///   count. A shard whose pool was emptied by earlier rounds offers only
+///   its few fresh samples, and keys it did not offer may score as high as
+///   those; taking another shard's weaker offers in their place would
+///   evict, say, frequently used keys while rarely used ones remain.
+/// - equal scores are ordered at random, so that ties (all new keys share
+///   one LFU score) spread over the shards instead of always falling on
+///   the first.
+fn choose_wins(
+    offers: &[Vec<u64>],
+    nshards: usize,
+    batch: usize,
+    rng: &mut impl rand::Rng,
+) -> Vec<usize> {
+    use rand::seq::SliceRandom;
+    let mut wins = vec![0usize; nshards];
+    let Some(cutoff) = offers.iter().filter_map(|o| o.iter().min()).max().copied() else {
+        return wins;
+    };
+    let mut all: Vec<(u64, usize)> = offers
+        .iter()
+        .enumerate()
+        .flat_map(|(s, o)| o.iter().map(move |&sc| (sc, s)))
+        .filter(|&(sc, _)| sc >= cutoff)
+        .collect();
+    all.shuffle(rng);
+    // Stable: the shuffle decides among equal scores.
+    all.sort_by_key(|a| std::cmp::Reverse(a.0));
+    for &(_, s) in all.iter().take(batch.max(1)) {
+        if let Some(w) = wins.get_mut(s) {
+            *w += 1;
+        }
+    }
+    wins
+}
+
 /// Runs `f` on every shard concurrently (plain messages, no freeze) and
 /// returns the results in shard order.
 async fn ask_all<R, F>(shared: &Shared, f: F) -> Vec<R>
@@ -576,6 +613,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
 
     #[test]
     fn tenacity_time_limits_follow_redis() {
@@ -587,6 +625,39 @@ mod tests {
         assert_eq!(l(0).time_limit(), Some(Duration::from_micros(0)));
         assert_eq!(l(11).time_limit(), Some(Duration::from_micros(575)));
         assert_eq!(l(100).time_limit(), None);
+    }
+
+    #[test]
+    fn a_drained_shard_keeps_its_better_keys() {
+        // Shard 0 holds only frequently used keys (score 240); the others
+        // still hold new keys (250) but offer few of them.
+        let offers = vec![vec![240; 16], vec![250; 5], vec![250; 4], vec![250; 5]];
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(1);
+        for batch in [1, 8, 16, 64] {
+            let wins = choose_wins(&offers, 4, batch, &mut rng);
+            assert_eq!(wins[0], 0, "batch {batch}: {wins:?}");
+            assert_eq!(wins.iter().sum::<usize>(), batch.min(14));
+        }
+    }
+
+    #[test]
+    fn equal_scores_spread_over_the_shards() {
+        let offers = vec![vec![250; 16]; 4];
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
+        let mut total = [0usize; 4];
+        for _ in 0..4000 {
+            let wins = choose_wins(&offers, 4, 1, &mut rng);
+            for (t, w) in total.iter_mut().zip(wins) {
+                *t += w;
+            }
+        }
+        assert!(total.iter().all(|&t| (800..1200).contains(&t)), "{total:?}");
+    }
+
+    #[test]
+    fn no_offers_means_no_wins() {
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(1);
+        assert_eq!(choose_wins(&[vec![], vec![]], 2, 4, &mut rng), vec![0, 0]);
     }
 
     #[test]
