@@ -131,6 +131,7 @@ impl Encoder {
             Value::Str(s) => match s {
                 Str::Int(n) => self.put_int(out, *n),
                 Str::Emb(b) => self.put_string(out, b),
+                Str::Flat(b) => self.put_string(out, b),
                 Str::Raw(b) => self.put_string(out, b),
             },
             Value::List(l) => {

@@ -4,7 +4,9 @@
 //! them and because integers stored as `i64` are both smaller and faster for
 //! INCR: `int` (fits an i64 and round-trips), `embstr` (at most 44 bytes,
 //! written whole by SET) and `raw` (longer, or modified in place by
-//! APPEND/SETRANGE, kept with spare capacity).
+//! APPEND/SETRANGE). A `raw` string written whole is one exact-size
+//! allocation, like Redis's `sdsnewlen`; the first in-place change turns it
+//! into a growable buffer with spare capacity, like `sdsMakeRoomFor`.
 
 use crate::small::SmallBytes;
 use crate::types::{hash::Hash, list::List, set::Set, zset::ZSet};
@@ -21,6 +23,9 @@ pub enum Str {
     /// A short string written whole (inline up to 22 bytes, so most
     /// values cost no allocation of their own).
     Emb(SmallBytes),
+    /// A longer string written whole: exact size, no spare capacity (a
+    /// boxed `Vec` would cost a second allocation per value).
+    Flat(Box<[u8]>),
     /// A string that grows in place (boxed: rare, and it keeps `Str` at
     /// 24 bytes).
     Raw(Box<Vec<u8>>),
@@ -37,7 +42,7 @@ impl Str {
         if b.len() <= EMBSTR_MAX {
             Str::Emb(SmallBytes::new(b))
         } else {
-            Str::Raw(Box::new(b.to_vec()))
+            Str::Flat(b.into())
         }
     }
 
@@ -46,6 +51,7 @@ impl Str {
         match self {
             Str::Int(n) => crate::numfmt::format_i64(*n, out),
             Str::Emb(b) => out.extend_from_slice(b),
+            Str::Flat(v) => out.extend_from_slice(v),
             Str::Raw(v) => out.extend_from_slice(v),
         }
     }
@@ -59,6 +65,7 @@ impl Str {
                 Bytes::from(v)
             }
             Str::Emb(b) => Bytes::copy_from_slice(b),
+            Str::Flat(v) => Bytes::copy_from_slice(v),
             Str::Raw(v) => Bytes::copy_from_slice(v),
         }
     }
@@ -72,6 +79,7 @@ impl Str {
                 scratch
             }
             Str::Emb(b) => b,
+            Str::Flat(v) => v,
             Str::Raw(v) => v,
         }
     }
@@ -85,6 +93,7 @@ impl Str {
                 v.len()
             }
             Str::Emb(b) => b.len(),
+            Str::Flat(v) => v.len(),
             Str::Raw(v) => v.len(),
         }
     }
@@ -113,7 +122,7 @@ impl Str {
         match self {
             Str::Int(_) => "int",
             Str::Emb(_) => "embstr",
-            Str::Raw(_) => "raw",
+            Str::Flat(_) | Str::Raw(_) => "raw",
         }
     }
 
@@ -122,7 +131,9 @@ impl Str {
         match self {
             Str::Int(_) => 0,
             Str::Emb(b) => b.heap_size(),
-            Str::Raw(v) => v.capacity(),
+            Str::Flat(v) => v.len(),
+            // The buffer and its `Vec` header's box.
+            Str::Raw(v) => v.capacity() + std::mem::size_of::<Vec<u8>>(),
         }
     }
 }

@@ -277,7 +277,7 @@ fn built_str(b: &[u8]) -> Str {
     if b.len() <= EMBSTR_MAX {
         Str::Emb(storage::small::SmallBytes::new(b))
     } else {
-        Str::Raw(Box::new(b.to_vec()))
+        Str::Flat(b.into())
     }
 }
 
@@ -636,6 +636,7 @@ fn incr_decr(ctx: &mut ShardCtx<'_>, key: &[u8], by: i64) -> CmdResult<Reply> {
         let old = match s {
             Str::Int(n) => *n,
             Str::Emb(b) => numfmt::parse_i64(b).ok_or(CmdError::NotInteger)?,
+            Str::Flat(v) => numfmt::parse_i64(v).ok_or(CmdError::NotInteger)?,
             Str::Raw(v) => numfmt::parse_i64(v).ok_or(CmdError::NotInteger)?,
         };
         let new = old.checked_add(by).ok_or(CmdError::Overflow)?;
@@ -695,6 +696,7 @@ fn incrbyfloat(ctx: &mut ShardCtx<'_>, argv: &[Bytes]) -> CmdResult<Reply> {
         let cur = match s {
             Str::Int(n) => LongDouble::from_i64(*n),
             Str::Emb(b) => LongDouble::parse(b).ok_or(CmdError::NotFloat)?,
+            Str::Flat(v) => LongDouble::parse(v).ok_or(CmdError::NotFloat)?,
             Str::Raw(v) => LongDouble::parse(v).ok_or(CmdError::NotFloat)?,
         };
         let (new, reply) = compute(cur)?;
